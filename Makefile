@@ -1,0 +1,61 @@
+# The single entry point for people, the README and CI.
+# Everything the project needs is installed by these targets from the package registries:
+# a venv (PyPI), Kafka jars (Maven Central, devstack/kafka/pom.xml), FerretDB (Go module proxy).
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint schemas bench faults demo clean
+
+help:
+	@echo "make run        - start the local stack (if no servers are configured) and the service"
+	@echo "make test       - install everything, start the servers, run the whole suite, stop them"
+	@echo "make lint       - ruff, mypy, import-linter"
+	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+build-stack: venv
+	$(BIN)/python -m devstack build
+
+stack-up: venv
+	$(BIN)/python -m devstack up
+
+stack-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m devstack down; else $(PYTHON) -m devstack down; fi
+
+stack-status: venv
+	$(BIN)/python -m devstack status
+
+# Starts the local stack unless BATCH_SERVICE_KAFKA_BOOTSTRAP / BATCH_SERVICE_MONGODB_URI point elsewhere,
+# then runs the service in the foreground (Ctrl-C stops it; `make stack-down` stops the stack).
+run: venv
+	$(BIN)/python -m devstack exec -- $(BIN)/batch-service run
+
+test: venv build-stack
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+schemas: venv
+	$(BIN)/python -m schemas.export
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,163 @@
+"""MongoDB documents (contract 3): batches, courses, and one enrolment per (batchId, userId).
+
+An enrolment document keeps the learner's facts, compacted without loss of meaning, beside the
+values derived from them; the derived values are recomputed from the facts on every change,
+which is what makes them independent of the order in which facts arrive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import CertificateTemplate
+
+__all__ = [
+    "AssessmentFacts",
+    "BatchDoc",
+    "Certificate",
+    "ContentFacts",
+    "CourseDoc",
+    "EnrolmentDoc",
+    "EnrolmentFact",
+    "LearnerFacts",
+    "Submission",
+    "enrolment_key",
+]
+
+_DOC = ConfigDict(extra="ignore", frozen=True)
+
+
+def enrolment_key(batch_id: str, user_id: str) -> str:
+    """The `_id` of an enrolment: ids never hold control characters, so a newline separates."""
+    return f"{batch_id}\n{user_id}"
+
+
+class CourseDoc(BaseModel):
+    """The latest `course.published` of a course (latest by event time, ties: larger id)."""
+
+    model_config = _DOC
+
+    courseId: str
+    name: str | None = None
+    leafNodes: list[str]
+    assessments: list[str]
+    publishedAt: datetime
+    eventId: str
+    rev: str | None = None
+
+
+class BatchDoc(BaseModel):
+    """A created batch: its fields as of the last applied event of `lms.batch.v1`."""
+
+    model_config = _DOC
+
+    batchId: str
+    courseId: str
+    name: str
+    enrollmentType: str
+    startDate: str
+    endDate: str | None
+    enrollmentEndDate: str | None
+    mentors: list[str]
+    createdBy: str | None = None
+    certificateTemplates: list[CertificateTemplate]
+    cancelled: bool = False
+    cancelReason: str | None = None
+    enrolledCount: int = 0
+    completedCount: int = 0
+    certifiedCount: int = 0
+    # Last offset applied per partition of lms.batch.v1: a replay skips what was applied, so
+    # re-reading old events never rolls a batch back, not even for a moment.
+    appliedOffsets: dict[str, int] = Field(default_factory=dict)
+    rev: str | None = None
+
+
+class EnrolmentFact(BaseModel):
+    """An `enrolment.created` or `enrolment.cancelled` fact, kept whole (its id breaks ties)."""
+
+    model_config = _DOC
+
+    id: str
+    kind: Literal["created", "cancelled"]
+    time: datetime
+    courseId: str | None = None
+
+
+class ContentFacts(BaseModel):
+    """Per content: the earliest completion and the earliest progress fact of each UTC day.
+
+    Windows are whole UTC days, so one earliest time per day answers every window exactly.
+    """
+
+    model_config = _DOC
+
+    contentId: str
+    completed: list[datetime] = []
+    progress: list[datetime] = []
+
+
+class Submission(BaseModel):
+    """One assessment submission that may be the best one for some window: time and percent."""
+
+    model_config = _DOC
+
+    time: datetime
+    percent: float
+
+
+class AssessmentFacts(BaseModel):
+    """Per assessment: per UTC day, the submissions that beat every earlier one of that day."""
+
+    model_config = _DOC
+
+    assessmentId: str
+    submissions: list[Submission] = []
+
+
+class LearnerFacts(BaseModel):
+    """Everything a learner's derived values are computed from."""
+
+    model_config = _DOC
+
+    enrolments: list[EnrolmentFact] = []
+    contents: list[ContentFacts] = []
+    assessments: list[AssessmentFacts] = []
+
+
+class Certificate(BaseModel):
+    """A latched certificate eligibility."""
+
+    model_config = _DOC
+
+    templateId: str
+    eventId: str
+    eligibleAt: datetime
+
+
+class EnrolmentDoc(BaseModel):
+    """One learner in one batch: facts, derived values, certificates and the outbox."""
+
+    model_config = _DOC
+
+    batchId: str
+    userId: str
+    courseId: str | None = None
+    enrolled: bool = False
+    progressStatus: int = 0
+    completionPercentage: float | None = None
+    completedAt: datetime | None = None
+    scorePercentage: float | None = None
+    certificates: list[Certificate] = []
+    facts: LearnerFacts = LearnerFacts()
+    # Certificate events decided but not yet published (the transactional outbox): written in
+    # the same document update that latches the eligibility, removed once Kafka acknowledged.
+    outbox: list[dict[str, Any]] = []
+    rev: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The document's `_id`."""
+        return enrolment_key(self.batchId, self.userId)

@@ -1,0 +1,261 @@
+"""Inbound events: the CloudEvents 1.0 envelope and one model per event type (contract 1-2).
+
+Models are strict (a number is never accepted for a string, nor a string for a number) and
+ignore unknown fields, so publishers can add fields without breaking us.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from schemas.types import Identifier, IsoDate, Percent, Text, Timestamp
+
+__all__ = [
+    "MUTABLE_BATCH_FIELDS",
+    "AssessmentSubmitted",
+    "BatchCancelled",
+    "BatchCreated",
+    "BatchEvent",
+    "BatchUpdated",
+    "CertificateTemplate",
+    "ContentCompleted",
+    "ContentProgress",
+    "CoursePublished",
+    "EnrolmentCancelled",
+    "EnrolmentCreated",
+    "Event",
+    "LearnerEvent",
+    "TemplateCriteria",
+    "event_adapter",
+]
+
+_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
+_MAX_LIST = 10_000
+
+
+class _Data(BaseModel):
+    model_config = _STRICT
+
+
+class TemplateCriteria(_Data):
+    """What a learner must reach for a certificate template."""
+
+    completionPercent: Percent = 100.0
+    minScorePercent: Percent | None = None
+
+
+class CertificateTemplate(_Data):
+    """A certificate a batch awards, with its criteria."""
+
+    templateId: Identifier
+    name: Text | None = None
+    criteria: TemplateCriteria = TemplateCriteria()
+
+
+Templates = Annotated[list[CertificateTemplate], Field(max_length=100)]
+Ids = Annotated[list[Identifier], Field(max_length=_MAX_LIST)]
+
+
+def _ordered(start: str | None, enrol_end: str | None, end: str | None) -> None:
+    """Contract 2: startDate <= enrollmentEndDate <= endDate where present."""
+    present = [d for d in (start, enrol_end, end) if d is not None]
+    if present != sorted(present):
+        raise ValueError("dates out of order: need startDate <= enrollmentEndDate <= endDate")
+
+
+def _unique_templates(templates: list[CertificateTemplate]) -> None:
+    ids = [t.templateId for t in templates]
+    if len(ids) != len(set(ids)):
+        raise ValueError("certificateTemplates has a templateId twice")
+
+
+class CoursePublishedData(_Data):
+    courseId: Identifier
+    leafNodes: Annotated[list[Identifier], Field(min_length=1, max_length=_MAX_LIST)]
+    assessments: Ids
+    name: Text | None = None
+
+
+class BatchCreatedData(_Data):
+    batchId: Identifier
+    courseId: Identifier
+    name: Text
+    enrollmentType: Literal["open", "invite-only"]
+    startDate: IsoDate
+    endDate: IsoDate | None
+    enrollmentEndDate: IsoDate | None
+    mentors: Ids
+    createdBy: Identifier | None = None
+    certificateTemplates: Templates
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchCreatedData:
+        _ordered(self.startDate, self.enrollmentEndDate, self.endDate)
+        _unique_templates(self.certificateTemplates)
+        return self
+
+
+MUTABLE_BATCH_FIELDS = (
+    "name",
+    "enrollmentType",
+    "startDate",
+    "endDate",
+    "enrollmentEndDate",
+    "mentors",
+    "createdBy",
+    "certificateTemplates",
+)
+
+
+_NOT_NULLABLE = ("name", "enrollmentType", "startDate", "mentors", "certificateTemplates")
+
+
+class BatchUpdatedData(_Data):
+    """Any subset of the mutable batch fields; absent fields keep their value.
+
+    `courseId` is not mutable; it is read only to reject an update that tries to change it.
+    """
+
+    batchId: Identifier
+    courseId: Identifier | None = None
+    name: Text | None = None
+    enrollmentType: Literal["open", "invite-only"] | None = None
+    startDate: IsoDate | None = None
+    endDate: IsoDate | None = None
+    enrollmentEndDate: IsoDate | None = None
+    mentors: Ids | None = None
+    createdBy: Identifier | None = None
+    certificateTemplates: Templates | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The mutable fields this update sets (present in the message, null included)."""
+        return {f: getattr(self, f) for f in MUTABLE_BATCH_FIELDS if f in self.model_fields_set}
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchUpdatedData:
+        for field in _NOT_NULLABLE:
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        if self.certificateTemplates is not None:
+            _unique_templates(self.certificateTemplates)
+        return self
+
+
+class BatchCancelledData(_Data):
+    batchId: Identifier
+    reason: Text | None = None
+
+
+class EnrolmentCreatedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    courseId: Identifier | None = None
+
+
+class EnrolmentCancelledData(_Data):
+    batchId: Identifier
+    userId: Identifier
+
+
+class ContentProgressData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    contentId: Identifier
+    progress: Percent
+
+
+class ContentCompletedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    contentId: Identifier
+
+
+class AssessmentSubmittedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    assessmentId: Identifier
+    attemptId: Identifier
+    score: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    maxScore: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _check(self) -> AssessmentSubmittedData:
+        if self.score > self.maxScore:
+            raise ValueError("score > maxScore")
+        return self
+
+    @property
+    def percent(self) -> float:
+        """100 x score / maxScore."""
+        return 100.0 * self.score / self.maxScore
+
+
+class _Envelope(BaseModel):
+    """CloudEvents 1.0 structured mode; `subject` and `datacontenttype` are ignored."""
+
+    model_config = _STRICT
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    source: Annotated[str, Field(max_length=1024)]
+    time: Timestamp
+
+
+class CoursePublished(_Envelope):
+    type: Literal["course.published"]
+    data: CoursePublishedData
+
+
+class BatchCreated(_Envelope):
+    type: Literal["batch.created"]
+    data: BatchCreatedData
+
+
+class BatchUpdated(_Envelope):
+    type: Literal["batch.updated"]
+    data: BatchUpdatedData
+
+
+class BatchCancelled(_Envelope):
+    type: Literal["batch.cancelled"]
+    data: BatchCancelledData
+
+
+class EnrolmentCreated(_Envelope):
+    type: Literal["enrolment.created"]
+    data: EnrolmentCreatedData
+
+
+class EnrolmentCancelled(_Envelope):
+    type: Literal["enrolment.cancelled"]
+    data: EnrolmentCancelledData
+
+
+class ContentProgress(_Envelope):
+    type: Literal["content.progress"]
+    data: ContentProgressData
+
+
+class ContentCompleted(_Envelope):
+    type: Literal["content.completed"]
+    data: ContentCompletedData
+
+
+class AssessmentSubmitted(_Envelope):
+    type: Literal["assessment.submitted"]
+    data: AssessmentSubmittedData
+
+
+BatchEvent = BatchCreated | BatchUpdated | BatchCancelled
+LearnerEvent = (
+    EnrolmentCreated | EnrolmentCancelled | ContentProgress | ContentCompleted | AssessmentSubmitted
+)
+Event = Annotated[
+    CoursePublished | BatchEvent | LearnerEvent,
+    Field(discriminator="type"),
+]
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+"""Validates one message value (bytes of JSON) into the event model of its `type`."""

@@ -1,0 +1,88 @@
+"""Scalar types of the wire contract: identifiers, RFC 3339 times, calendar dates, percentages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+__all__ = [
+    "DAY",
+    "Identifier",
+    "IsoDate",
+    "Percent",
+    "Text",
+    "Timestamp",
+    "day_end",
+    "day_start",
+    "format_time",
+    "parse_time",
+]
+
+DAY = timedelta(days=1)
+
+# Identifiers: 1-256 characters without control characters (C0, DEL, C1); anything else is
+# legal. Lone surrogates never get this far: the JSON parser rejects them as invalid JSON.
+_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_ID_PATTERN)]
+"""A contract identifier (batchId, userId, ...): stored and returned unchanged."""
+
+Text = Annotated[str, StringConstraints(max_length=4096, pattern=_TEXT_PATTERN)]
+"""Free text (names, reasons): bounded so that a document cannot be bloated by one field."""
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp with offset into an aware UTC datetime, to the millisecond.
+
+    Milliseconds are what MongoDB stores; truncating (never rounding) keeps every instant on
+    its UTC day, so the inclusive day windows of the contract are unaffected.
+    """
+    parsed = datetime.fromisoformat(value.upper())
+    utc = parsed.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as RFC 3339 in UTC with a `Z`, milliseconds only when present."""
+    utc = value.astimezone(UTC)
+    if utc.microsecond:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _checked_date(value: str) -> str:
+    date.fromisoformat(value)  # raises ValueError for 2026-02-30
+    return value
+
+
+def _event_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    if not re.match(_TIME_PATTERN, value):
+        raise ValueError("must be an RFC 3339 timestamp with offset, like 2026-11-22T10:00:00Z")
+    return parse_time(value)
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_event_time)]
+"""An event `time`: an RFC 3339 string with offset on the wire, an aware UTC datetime in code."""
+
+IsoDate = Annotated[str, StringConstraints(pattern=_DATE_PATTERN), AfterValidator(_checked_date)]
+"""A calendar day `YYYY-MM-DD` (UTC), kept as the string the publisher sent."""
+
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+def day_start(day: str) -> datetime:
+    """The first instant (UTC) of a `YYYY-MM-DD` day."""
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+def day_end(day: str) -> datetime:
+    """The first instant after a `YYYY-MM-DD` day: inclusive day ranges end strictly before it."""
+    return day_start(day) + DAY

@@ -1,0 +1,128 @@
+"""Batch and course events: the rules every learner of a batch is evaluated against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.documents import BatchDoc, CourseDoc
+from schemas.events import BatchCancelled, BatchCreated, BatchEvent, BatchUpdated, CoursePublished
+
+__all__ = ["BatchChange", "Rejection", "apply_batch_event", "apply_course_event", "rules_differ"]
+
+# The batch fields that learners' derived values and eligibility depend on.
+_RULE_FIELDS = (
+    "courseId",
+    "startDate",
+    "endDate",
+    "enrollmentEndDate",
+    "certificateTemplates",
+    "cancelled",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a well-formed event breaks a rule of the contract: it goes to the dead-letter topic."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchChange:
+    """The batch after an event, and the rejection of that event if it broke a rule."""
+
+    batch: BatchDoc | None
+    rejection: Rejection | None = None
+
+
+def apply_course_event(course: CourseDoc | None, event: CoursePublished) -> CourseDoc | None:
+    """A course follows its latest `course.published` by event time (ties: the larger id), so
+    re-reading an older one never rolls it back. Returns the course unchanged when not newer."""
+    if course is not None and (event.time, event.id) <= (course.publishedAt, course.eventId):
+        return course
+    return CourseDoc(
+        courseId=event.data.courseId,
+        name=event.data.name,
+        leafNodes=list(dict.fromkeys(event.data.leafNodes)),
+        assessments=list(dict.fromkeys(event.data.assessments)),
+        publishedAt=event.time,
+        eventId=event.id,
+        rev=course.rev if course else None,
+    )
+
+
+def apply_batch_event(
+    batch: BatchDoc | None,
+    event: BatchEvent,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> BatchChange:
+    """Apply one event of `lms.batch.v1` in partition order; an offset already applied is
+    skipped, so a replay cannot roll a batch back."""
+    if _already_applied(batch, partition, offset):
+        return BatchChange(batch)
+    change = _apply(batch, event)
+    if change.batch is None or partition is None or offset is None:
+        return change
+    offsets = {**change.batch.appliedOffsets, str(partition): offset}
+    return BatchChange(
+        change.batch.model_copy(update={"appliedOffsets": offsets}), change.rejection
+    )
+
+
+def _already_applied(batch: BatchDoc | None, partition: int | None, offset: int | None) -> bool:
+    if batch is None or partition is None or offset is None:
+        return False
+    return offset <= batch.appliedOffsets.get(str(partition), -1)
+
+
+def rules_differ(old: BatchDoc | None, new: BatchDoc | None) -> bool:
+    """Whether learners of the batch must be evaluated again."""
+    if old is None or new is None:
+        return old is not new
+    return any(getattr(old, f) != getattr(new, f) for f in _RULE_FIELDS)
+
+
+def _apply(batch: BatchDoc | None, event: BatchEvent) -> BatchChange:
+    if isinstance(event, BatchCreated):
+        return BatchChange(_created(batch, event))
+    if batch is None:
+        return BatchChange(None, Rejection(f"{event.type} for batch never created"))
+    if isinstance(event, BatchCancelled):
+        cancelled = batch.model_copy(update={"cancelled": True, "cancelReason": event.data.reason})
+        return BatchChange(cancelled)
+    return _updated(batch, event)
+
+
+def _created(batch: BatchDoc | None, event: BatchCreated) -> BatchDoc:
+    """A second `batch.created` replaces the fields; cancellation and counts are kept (a
+    cancelled batch stays cancelled: cancellation is final)."""
+    data = event.data
+    kept = {}
+    if batch is not None:
+        kept = batch.model_dump(
+            include={
+                "cancelled",
+                "cancelReason",
+                "enrolledCount",
+                "completedCount",
+                "certifiedCount",
+                "appliedOffsets",
+                "rev",
+            }
+        )
+    fields = data.model_dump(exclude={"certificateTemplates"})
+    return BatchDoc(**fields, certificateTemplates=data.certificateTemplates, **kept)
+
+
+def _updated(batch: BatchDoc, event: BatchUpdated) -> BatchChange:
+    data = event.data
+    if data.courseId is not None and data.courseId != batch.courseId:
+        return BatchChange(batch, Rejection("batch.updated cannot change courseId"))
+    merged = batch.model_copy(update=data.changes())
+    dates = [merged.startDate, merged.enrollmentEndDate, merged.endDate]
+    present = [d for d in dates if d is not None]
+    if present != sorted(present):
+        reason = "dates out of order: need startDate <= enrollmentEndDate <= endDate"
+        return BatchChange(batch, Rejection(f"batch.updated makes {reason}"))
+    return BatchChange(merged)
