@@ -1,0 +1,35 @@
+"""`batch-service`: the console command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from consumers.app import run_service
+from services.settings import Settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batch-service",
+        description="Folds course, batch and learner facts from Kafka into MongoDB documents "
+        "and announces certificate eligibility. Configured by BATCH_SERVICE_* variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="consume in the foreground until SIGTERM or SIGINT")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console command."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "run":
+        sys.exit(asyncio.run(run_service(settings)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Kafka publishing: certificate events and dead letters, through one idempotent producer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from schemas.outbound import DlqHeader
+from schemas.topics import Topics
+from services.errors import PublishUnavailable
+from services.ports import DeadLetter
+from services.settings import Settings
+
+__all__ = ["KafkaPublisher", "kafka_client_options", "translated"]
+
+_MAX_REASON = 1000
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """Connection options shared by every Kafka client of the service (TLS, SASL)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": password.get_secret_value() if password else None,
+        }
+    return options
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    """aiokafka's errors become the service's: retriable ones (and timeouts) can be retried."""
+    try:
+        yield
+    except KafkaError as exc:
+        if getattr(exc, "retriable", False) or exc.__class__.__name__.endswith("TimeoutError"):
+            raise PublishUnavailable(repr(exc)) from exc
+        raise
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        raise PublishUnavailable(repr(exc)) from exc
+
+
+class KafkaPublisher:
+    """Publishes with acks=all and idempotence; each call returns once every message is acked."""
+
+    def __init__(self, settings: Settings, topics: Topics) -> None:
+        self._topics = topics
+        self._producer = AIOKafkaProducer(
+            **kafka_client_options(settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=settings.max_request_bytes,
+            request_timeout_ms=30_000,
+            client_id="batch-service",
+        )
+
+    async def start(self) -> None:
+        """Connect to the cluster."""
+        async with translated():
+            await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        await self._producer.stop()
+
+    async def __aenter__(self) -> KafkaPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None:
+        """`certificate.eligible` events, keyed by userId."""
+        await self._send_all(
+            self._producer.send(
+                self._topics.certificates,
+                value=json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode(),
+                key=str(e["data"]["userId"]).encode(),
+            )
+            for e in events
+        )
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """The original key and value, unchanged, with headers naming source and reason."""
+        await self._send_all(
+            self._producer.send(
+                self._topics.dlq,
+                value=letter.source.value,
+                key=letter.source.key,
+                headers=_dlq_headers(letter),
+            )
+            for letter in letters
+        )
+
+    async def send_raw(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """One message to any topic, acknowledged (the publisher SDK and tests use it)."""
+        await self._send_all([self._producer.send(topic, value=value, key=key, headers=headers)])
+
+    async def _send_all(self, sends: Any) -> None:
+        async with translated():
+            futures: list[Awaitable[Any]] = [await send for send in sends]
+            await asyncio.gather(*futures)
+
+
+def _dlq_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    source = letter.source
+    headers = [
+        *[(k, v) for k, v in source.headers if not k.startswith("dlq-")],
+        (DlqHeader.SOURCE_TOPIC, source.topic.encode()),
+        (DlqHeader.SOURCE_PARTITION, str(source.partition).encode()),
+        (DlqHeader.SOURCE_OFFSET, str(source.offset).encode()),
+        (DlqHeader.REASON, letter.reason[:_MAX_REASON].encode()),
+    ]
+    if letter.event_id:
+        headers.append((DlqHeader.EVENT_ID, letter.event_id.encode()))
+    headers += [(k, v.encode()) for k, v in letter.extra.items()]
+    return headers

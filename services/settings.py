@@ -1,0 +1,40 @@
+"""Configuration: one pydantic-settings class, built once by the composition root."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob, from `BATCH_SERVICE_*` variables (contract 6 names the first five)."""
+
+    model_config = SettingsConfigDict(env_prefix="BATCH_SERVICE_", extra="ignore")
+
+    kafka_bootstrap: str = "localhost:9092"
+    mongodb_uri: str = "mongodb://localhost:27017"
+    db: str = "batch_service"
+    topic_prefix: str = ""
+    group_id: str = "batch-service"
+
+    poll_max_records: int = Field(2000, ge=1, description="records taken per getmany")
+    poll_timeout_ms: int = Field(500, ge=1)
+    max_event_bytes: int = Field(1_048_576, ge=1024, description="larger values are dead-lettered")
+    max_request_bytes: int = Field(16_777_216, description="producer limit; >= max_event_bytes")
+    retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
+    retry_backoff_max_s: float = Field(10.0, gt=0)
+    relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
+    create_topics: bool = True
+    topic_partitions: int = Field(3, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
