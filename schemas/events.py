@@ -188,8 +188,9 @@ class AssessmentSubmittedData(_Data):
 
     @property
     def percent(self) -> float:
-        """100 x score / maxScore."""
-        return 100.0 * self.score / self.maxScore
+        """100 x score / maxScore; dividing first keeps a full score at exactly 100 and a huge
+        score finite."""
+        return 100.0 * (self.score / self.maxScore)
 
 
 class _Envelope(BaseModel):

@@ -66,7 +66,10 @@ def _event_time(value: object) -> datetime:
         raise ValueError("must be an RFC 3339 timestamp string")
     if not re.match(_TIME_PATTERN, value):
         raise ValueError("must be an RFC 3339 timestamp with offset, like 2026-11-22T10:00:00Z")
-    return parse_time(value)
+    try:
+        return parse_time(value)
+    except OverflowError as exc:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ValueError("is outside the representable range of times") from exc
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_event_time)]
@@ -83,6 +86,13 @@ def day_start(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC)
 
 
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
 def day_end(day: str) -> datetime:
-    """The first instant after a `YYYY-MM-DD` day: inclusive day ranges end strictly before it."""
-    return day_start(day) + DAY
+    """The first instant after a `YYYY-MM-DD` day: inclusive day ranges end strictly before it.
+
+    For 9999-12-31, which has no next day, the last representable instant (still after every
+    millisecond-truncated time of that day)."""
+    start = day_start(day)
+    return start + DAY if start < _END_OF_TIME - DAY else _END_OF_TIME
