@@ -40,16 +40,24 @@ class Wiring:
 
 
 @asynccontextmanager
-async def wired(settings: Settings, db_name: str | None = None) -> AsyncIterator[Wiring]:
+async def wired(
+    settings: Settings, db_name: str | None = None, stop: asyncio.Event | None = None
+) -> AsyncIterator[Wiring]:
     """Connect MongoDB and the Kafka producer (creating indexes and topics); close on exit."""
     topics = Topics(settings.topic_prefix)
-    client, store = MongoStore.connect(settings.mongodb_uri, db_name or settings.db)
+    client, store = MongoStore.connect(
+        settings.mongodb_uri,
+        db_name or settings.db,
+        timeout_ms=settings.mongo_timeout_ms,
+        bulk_chunk=settings.mongo_bulk_chunk,
+    )
 
     async def retry(call: Callable[[], Awaitable[T]]) -> T:
         return await retry_transient(
             call,
             max_elapsed_s=settings.retry_max_elapsed_s,
             backoff_max_s=settings.retry_backoff_max_s,
+            stop=stop,
         )
 
     try:
@@ -76,7 +84,7 @@ async def run_service(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("starting", kafka=settings.kafka_bootstrap, db=settings.db, group=settings.group_id)
-    async with wired(settings) as w:
+    async with wired(settings, stop=stop) as w:
         consumer = AIOKafkaConsumer(
             **kafka_client_options(settings),
             group_id=settings.group_id,

@@ -27,6 +27,10 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 _DUPLICATE_KEY = 11000
 _CHUNK = 1000
+# FerretDB 1.24 holds one backend connection per statement of a multi-statement `update`
+# command until the command ends; past its pool size (100 on SQLite) the server deadlocks
+# itself. Bulk writes are therefore sent in commands of at most this many operations.
+DEFAULT_BULK_CHUNK = 50
 
 
 @asynccontextmanager
@@ -35,7 +39,8 @@ async def translated() -> AsyncIterator[None]:
     try:
         yield
     except OperationFailure as exc:
-        if exc.has_error_label("RetryableWriteError") or exc.code in (91, 189, 11600, 11602):
+        transient = exc.timeout or exc.has_error_label("RetryableWriteError")
+        if transient or exc.code in (50, 91, 189, 11600, 11602):
             raise StoreUnavailable(str(exc)) from exc
         raise
     except PyMongoError as exc:  # connection refused, timeouts, server selection, network
@@ -49,19 +54,37 @@ def _new_rev() -> str:
 class MongoStore:
     """Batches, courses and enrolments in one database; `rev` guards every replace."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], bulk_chunk: int = DEFAULT_BULK_CHUNK
+    ) -> None:
         self._db = db
+        self._bulk_chunk = bulk_chunk
         self.batches: AsyncCollection[dict[str, Any]] = db["batches"]
         self.courses: AsyncCollection[dict[str, Any]] = db["courses"]
         self.enrolments: AsyncCollection[dict[str, Any]] = db["enrolments"]
 
     @classmethod
-    def connect(cls, uri: str, db_name: str) -> tuple[AsyncMongoClient[dict[str, Any]], MongoStore]:
-        """A client (timezone-aware datetimes) and a store over its database."""
+    def connect(
+        cls,
+        uri: str,
+        db_name: str,
+        *,
+        timeout_ms: int = 30_000,
+        bulk_chunk: int = DEFAULT_BULK_CHUNK,
+    ) -> tuple[AsyncMongoClient[dict[str, Any]], MongoStore]:
+        """A client (timezone-aware datetimes) and a store over its database.
+
+        Every operation is bounded by `timeout_ms`, so a server that stops answering becomes a
+        retriable error (and a stop request is honoured) rather than a hang.
+        """
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="batch-service"
+            uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=min(5000, timeout_ms),
+            timeoutMS=timeout_ms,
+            appname="batch-service",
         )
-        return client, cls(client[db_name])
+        return client, cls(client[db_name], bulk_chunk)
 
     async def create_indexes(self) -> None:
         """The unique (batchId, userId) index of the contract, and those the queries need."""
@@ -112,11 +135,13 @@ class MongoStore:
             else:
                 writes.append(ReplaceOne({"_id": doc.key, "rev": doc.rev}, body))
         async with translated():
-            try:
-                await self.enrolments.bulk_write(writes, ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                    raise
+            for start in range(0, len(writes), self._bulk_chunk):
+                try:
+                    chunk = writes[start : start + self._bulk_chunk]
+                    await self.enrolments.bulk_write(chunk, ordered=False)
+                except BulkWriteError as exc:
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                        raise
             # Which writes lost a race: those whose document does not carry our new rev.
             cursor = self.enrolments.find({"_id": {"$in": list(bodies)}}, {"rev": 1})
             current = {raw["_id"]: raw.get("rev") async for raw in cursor}
