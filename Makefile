@@ -16,6 +16,7 @@ help:
 	@echo "make test       - install everything, start the servers, run the whole suite, stop them"
 	@echo "make lint       - ruff, mypy, import-linter"
 	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
+	@echo "make bench / faults / demo - benchmark, fault suite, demo publisher"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,18 @@ lint: venv
 
 schemas: venv
 	$(BIN)/python -m schemas.export
+
+# Figures and ratios against the real local stack (issue 5); under 10 minutes.
+bench: venv build-stack
+	$(BIN)/python -m devstack exec -- $(BIN)/python -m bench $(BENCH_ARGS)
+
+# Every fault scenario, with a table (issue 6); the fast subset also runs in `make test`.
+faults: venv build-stack
+	$(BIN)/python -m devstack exec -- $(BIN)/python -m faults $(FAULTS_ARGS)
+
+# A realistic sample published into the running stack; prints certificate events as they arrive.
+demo: venv build-stack
+	$(BIN)/python -m devstack exec -- $(BIN)/python -m examples.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
