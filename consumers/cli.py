@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from consumers.app import run_service
+from consumers.replay import add_replay_command, run_replay
 from services.settings import Settings
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="consume in the foreground until SIGTERM or SIGINT")
+    add_replay_command(commands)
     return parser
 
 
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     if args.command == "run":
         sys.exit(asyncio.run(run_service(settings)))
+    if args.command == "replay":
+        sys.exit(asyncio.run(run_replay(args, settings)))
 
 
 if __name__ == "__main__":

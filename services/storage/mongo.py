@@ -21,7 +21,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
 from services.errors import StoreUnavailable
 
-__all__ = ["MongoStore", "translated"]
+__all__ = ["COLLECTIONS", "MongoStore", "translated"]
+
+COLLECTIONS = ("batches", "courses", "enrolments")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -179,6 +181,35 @@ class MongoStore:
             return result.matched_count == 1
 
         await _until(attempt)
+
+    async def dump(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Every document of a collection by `_id` (for reports; loads it all in memory)."""
+        async with translated():
+            return {raw["_id"]: raw async for raw in self._db[collection].find({})}
+
+    async def replace_all(self, collection: str, docs: Iterable[dict[str, Any]]) -> int:
+        """Make the collection hold exactly these documents (not atomic: stop writers first)."""
+        docs = list(docs)
+        async with translated():
+            await self._db[collection].delete_many({})
+            for start in range(0, len(docs), self._bulk_chunk):
+                await self._db[collection].insert_many(docs[start : start + self._bulk_chunk])
+        return len(docs)
+
+    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+        """Remember how far a replay got (in the database it writes to)."""
+        async with translated():
+            await self._db["replay_checkpoints"].replace_one({"_id": name}, state, upsert=True)
+
+    async def load_checkpoint(self, name: str) -> dict[str, Any] | None:
+        """What `save_checkpoint` stored, if anything."""
+        async with translated():
+            return await self._db["replay_checkpoints"].find_one({"_id": name})
+
+    async def drop_checkpoint(self, name: str) -> None:
+        """Forget a finished replay."""
+        async with translated():
+            await self._db["replay_checkpoints"].delete_one({"_id": name})
 
     async def _find(
         self, coll: AsyncCollection[dict[str, Any]], model: type[M], ids: Iterable[str]

@@ -1,0 +1,244 @@
+"""`batch-service replay`: fold the inbound topics again, into the live or a shadow database.
+
+It reads with no consumer group (it never moves the service's offsets), from `--from` up to
+the end offsets it sees when it starts, through the same pipeline as the service. Folding is
+idempotent, so a replay into the live database changes nothing that is right and announces
+only eligibilities that are new. Into a shadow database it announces nothing, then reports
+how the shadow differs from the live database, and with `--swap` makes the shadow live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from consumers.app import wired
+from consumers.logs import configure_logging
+from consumers.parsing import parse_record
+from consumers.progress import Progress
+from producers.kafka import kafka_client_options
+from schemas.topics import Topics
+from schemas.types import parse_time
+from services.diff import diff_collection
+from services.pipeline import Pipeline
+from services.ports import DeadLetter, EventPublisher, Received
+from services.retry import retry_transient
+from services.settings import Settings
+from services.storage.mongo import COLLECTIONS, MongoStore
+
+__all__ = ["add_replay_command", "run_replay"]
+
+Positions = dict[TopicPartition, int]
+
+
+def add_replay_command(commands: Any) -> None:
+    """The `replay` subcommand and its options."""
+    replay = commands.add_parser(
+        "replay",
+        help="fold the inbound topics again (live or shadow database); safe to repeat",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument(
+        "--from",
+        dest="start",
+        default="earliest",
+        help="'earliest' (default) or an RFC 3339 time, e.g. 2026-11-01T00:00:00Z",
+    )
+    replay.add_argument(
+        "--into", metavar="DB", help="a shadow database to fold into; announces nothing, then diffs"
+    )
+    replay.add_argument(
+        "--swap",
+        action="store_true",
+        help="with --into: afterwards, copy the shadow over the live database",
+    )
+    replay.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted replay into the same database",
+    )
+
+
+class _Counting:
+    """Dead letters were already published by the service: a replay only counts them."""
+
+    def __init__(self, announce: EventPublisher | None) -> None:
+        self._announce = announce
+        self.dead_letters = 0
+        self.certificates = 0
+
+    async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None:
+        self.certificates += len(events)
+        if self._announce is not None:
+            await self._announce.publish_certificates(events)
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        self.dead_letters += len(letters)
+
+
+async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a replay; 0 when done, 130 when interrupted (resumable), 2 on bad arguments."""
+    if args.swap and not args.into:
+        print("replay: --swap needs --into", file=sys.stderr)
+        return 2
+    start = args.start
+    if start != "earliest":
+        try:
+            start = parse_time(start)
+        except ValueError:
+            print(
+                f"replay: --from wants 'earliest' or an RFC 3339 time, not {start!r}",
+                file=sys.stderr,
+            )
+            return 2
+    configure_logging(settings.log_level)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    target = args.into or settings.db
+    async with wired(settings, db_name=target, stop=stop) as w:
+        counting = _Counting(None if args.into else w.publisher)
+        done = await _fold(
+            settings, w.topics, w.store, Pipeline(w.store, counting), args, start, stop
+        )
+        print(
+            f"replay: {counting.certificates} certificate events "
+            f"{'computed (not announced)' if args.into else 'announced'}, "
+            f"{counting.dead_letters} bad records seen (not dead-lettered again)",
+            file=sys.stderr,
+        )
+        if not done:
+            print("replay: interrupted; run again with --resume to continue", file=sys.stderr)
+            return 130
+        if args.into:
+            await _report_and_swap(settings, w.store, args.swap)
+    return 0
+
+
+async def _fold(
+    settings: Settings,
+    topics: Topics,
+    store: MongoStore,
+    pipeline: Pipeline,
+    args: argparse.Namespace,
+    start: str | datetime,
+    stop: asyncio.Event,
+) -> bool:
+    name = f"replay:{args.into or 'live'}"
+    consumer = AIOKafkaConsumer(
+        **kafka_client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=settings.max_request_bytes,
+        fetch_max_bytes=settings.max_request_bytes * 2,
+    )
+    await consumer.start()
+    try:
+        tps = await _partitions(settings, topics)
+        consumer.assign(tps)
+        begin, end = await _bounds(
+            consumer, tps, start, await store.load_checkpoint(name) if args.resume else None
+        )
+        for tp in tps:
+            consumer.seek(tp, begin[tp])
+        progress = Progress(begin, end)
+        position = dict(begin)
+        while not stop.is_set() and any(position[tp] < end[tp] for tp in tps):
+            batch = await consumer.getmany(timeout_ms=500, max_records=settings.poll_max_records)
+            records = [r for tp, rs in batch.items() for r in rs if r.offset < end[tp]]
+            received = [parse_record(r, topics, settings.max_event_bytes) for r in records]
+            await _handle(pipeline, received, settings, stop)
+            for tp in batch:
+                position[tp] = min(await consumer.position(tp), end[tp])
+            await store.save_checkpoint(name, _checkpoint(position, end))
+            progress.show(position)
+        await pipeline.idle()
+        progress.show(position, final=True)
+        finished = all(position[tp] >= end[tp] for tp in tps)
+        if finished:
+            await store.drop_checkpoint(name)
+        return finished
+    finally:
+        await consumer.stop()
+
+
+async def _handle(
+    pipeline: Pipeline, received: list[Received], settings: Settings, stop: asyncio.Event
+) -> None:
+    await retry_transient(
+        lambda: pipeline.handle(received),
+        max_elapsed_s=settings.retry_max_elapsed_s,
+        backoff_max_s=settings.retry_backoff_max_s,
+        stop=stop,
+    )
+
+
+async def _partitions(settings: Settings, topics: Topics) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), client_id="batch-service-replay")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics.inbound))
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    )
+
+
+async def _bounds(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    start: str | datetime,
+    saved: dict[str, Any] | None,
+) -> tuple[Positions, Positions]:
+    """Where to begin and where to stop, per partition (a checkpoint wins when resuming)."""
+    if saved is not None:
+        return _positions(saved["position"]), _positions(saved["end"])
+    end: Positions = await consumer.end_offsets(tps)
+    if start == "earliest":
+        return await consumer.beginning_offsets(tps), end
+    assert isinstance(start, datetime)
+    found = await consumer.offsets_for_times({tp: int(start.timestamp() * 1000) for tp in tps})
+    return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
+
+
+def _checkpoint(position: Positions, end: Positions) -> dict[str, Any]:
+    # Rows are sub-documents: FerretDB 1.x does not store nested arrays.
+    def flat(p: Positions) -> list[dict[str, Any]]:
+        return [
+            {"topic": tp.topic, "partition": tp.partition, "offset": offset}
+            for tp, offset in sorted(p.items())
+        ]
+
+    return {"position": flat(position), "end": flat(end), "savedAt": time.time()}
+
+
+def _positions(rows: list[dict[str, Any]]) -> Positions:
+    return {TopicPartition(r["topic"], int(r["partition"])): int(r["offset"]) for r in rows}
+
+
+async def _report_and_swap(settings: Settings, shadow: MongoStore, swap: bool) -> None:
+    client, live = MongoStore.connect(
+        settings.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms
+    )
+    try:
+        for name in COLLECTIONS:
+            shadow_docs = await shadow.dump(name)
+            report = diff_collection(name, await live.dump(name), shadow_docs)
+            for line in report.lines():
+                print(line)
+            if swap:
+                count = await live.replace_all(name, shadow_docs.values())
+                print(f"  swapped: the live {name} now holds the shadow's {count} documents")
+    finally:
+        await client.close()

@@ -1,0 +1,81 @@
+"""`batch-service replay`: idempotent into live, exact into a shadow, and the diff report."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+
+from tests.e2e.expect import certificate_ids_of
+from tests.e2e.harness import BIN, Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from tests.streams import generate_stream
+
+
+async def _replay(env: Env, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN),
+        "replay",
+        *args,
+        env=env.as_environ(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _report(stdout: str) -> dict[str, str]:
+    """The first line of each collection's report, by collection."""
+    return {line.split(":")[0]: line for line in stdout.splitlines() if not line.startswith(" ")}
+
+
+async def test_replay_into_live_changes_nothing_and_a_shadow_equals_live_until_live_is_corrupted(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str, tmp_path: Path
+) -> None:
+    stream = generate_stream(seed=21, batches=2, learners=20)
+    env = Env(kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name)
+    service = ServiceProcess(env, tmp_path).start()
+    try:
+        await service.wait_consuming()
+        events = stream.shuffled(seed=21)
+        await publish(kafka_bootstrap, topic_prefix, events)
+        await caught_up(env)
+    finally:
+        assert service.terminate() == 0, service.log()[-3000:]
+    before = await read_docs(env)
+    announced = certificate_ids_of(await read_all(kafka_bootstrap, env.topics.certificates))
+    assert announced, "the stream must make learners eligible"
+
+    code, _, err = await _replay(env)
+    assert code == 0, err[-3000:]
+    assert f"replay done: {len(events):,}/{len(events):,} records" in err
+    assert await read_docs(env) == before, "a replay into live must change no document"
+    again = certificate_ids_of(await read_all(kafka_bootstrap, env.topics.certificates))
+    assert sorted(again) == sorted(announced), "a replay into live must announce nothing new"
+
+    code, out, err = await _replay(env, "--into", f"{mongo_db_name}_shadow")
+    assert code == 0, err[-3000:]
+    report = _report(out)
+    for name in ("batches", "courses", "enrolments"):
+        assert "equal" in report[name] and "DIFFERENT" not in report[name], out
+    assert f"{len(before['enrolments'])} compared" in report["enrolments"]
+
+    key = sorted(before["enrolments"])[0]
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_uri)
+    try:
+        await client[mongo_db_name].enrolments.update_one(
+            {"_id": key}, {"$set": {"completionPercentage": 12.5}}
+        )
+        code, out, err = await _replay(env, "--into", f"{mongo_db_name}_shadow2", "--swap")
+        assert code == 0, err[-3000:]
+        assert "DIFFERENT" in _report(out)["enrolments"]
+        assert f"differs:        {key!r}: completionPercentage" in out
+        repaired = await client[mongo_db_name].enrolments.find_one({"_id": key})
+        assert repaired is not None
+        assert repaired["completionPercentage"] == before["enrolments"][key]["completionPercentage"]
+    finally:
+        for db in (f"{mongo_db_name}_shadow", f"{mongo_db_name}_shadow2"):
+            await client.drop_database(db)
+        await client.close()
