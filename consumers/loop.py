@@ -58,7 +58,7 @@ class ConsumerLoop:
         """Until `stop` is set: the batch in hand is always finished and committed first."""
         self._stop = stop
         await self._retry(self._relay)
-        relayed_at = time.monotonic()
+        relayed_at = counted_at = time.monotonic()
         while not stop.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self._settings.poll_timeout_ms,
@@ -67,11 +67,14 @@ class ConsumerLoop:
             if batch:
                 async with self._lock:
                     await self._handle(batch)
-            else:
+            now = time.monotonic()
+            if not batch or now - counted_at > self._settings.recount_interval_s:
                 await self._retry(self._pipeline.idle)
-            if time.monotonic() - relayed_at > self._settings.relay_interval_s:
+                counted_at = now
+            if now - relayed_at > self._settings.relay_interval_s:
                 await self._retry(self._relay)
-                relayed_at = time.monotonic()
+                relayed_at = now
+        await self._retry(self._pipeline.idle)  # leave exact counts behind
 
     async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         received = [

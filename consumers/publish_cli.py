@@ -112,6 +112,8 @@ def check_lines(lines: Sequence[bytes], publisher: BatchEventPublisher) -> Check
 def _why(exc: BaseException) -> str:
     if isinstance(exc, InvalidEvent):
         return str(exc)
+    if isinstance(exc, json.JSONDecodeError):  # its own "line 1" would confuse: one per line
+        return f"invalid JSON: {exc.msg} at column {exc.colno}"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8: {exc.reason} at byte {exc.start}"
     return f"invalid JSON: {exc}"

@@ -48,7 +48,6 @@ class Pipeline:
         self._store = store
         self._publisher = publisher
         self._max_rounds = max_rounds
-        self._touched_since_idle: set[str] = set()
 
     async def handle(self, received: Sequence[Received]) -> Report:
         """Persist, then publish. Returns once both are durable; the caller then commits."""
@@ -61,8 +60,8 @@ class Pipeline:
         await run.learners(
             [r for r in good if not isinstance(r.event, (CoursePublished, *_BATCH_EVENTS))]
         )
-        await self._store.recount(run.touched)
-        self._touched_since_idle |= run.touched
+        # Counts are recounted when idle (or every few seconds): scanning per poll is costly.
+        await self._store.mark_counts_stale(run.touched)
         # Persisted. Now publish.
         await self._publisher.dead_letter(letters)
         report.dead_letters = len(letters)
@@ -70,11 +69,9 @@ class Pipeline:
         return report
 
     async def idle(self) -> None:
-        """Called when a poll brought nothing: recount what changed since, so the counts are
-        exact once the service is idle even when another instance wrote the same batches."""
-        if self._touched_since_idle:
-            await self._store.recount(self._touched_since_idle)
-            self._touched_since_idle = set()
+        """Recount the batches marked stale. Called when a poll brings nothing, every few
+        seconds while busy, and at shutdown, so counts are exact once the service is idle."""
+        await self._store.recount_stale()
 
     async def relay_pending(self, limit: int = 500) -> list[str]:
         """Publish every certificate event still in an outbox (after a crash, or a failed

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     mongo_bulk_chunk: int = Field(50, ge=1, le=90, description="operations per bulk command")
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
+    recount_interval_s: float = Field(5.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
     create_topics: bool = True
     topic_partitions: int = Field(3, ge=1)

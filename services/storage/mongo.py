@@ -149,21 +149,47 @@ class MongoStore:
             current = {raw["_id"]: raw.get("rev") async for raw in cursor}
         return {key for key, rev in bodies.items() if current.get(key) != rev}
 
+    async def mark_counts_stale(self, batch_ids: Iterable[str]) -> None:
+        """Note that these batches' counts need a recount (persisted, so a crash loses nothing)."""
+        ids = list(set(batch_ids))
+        if ids:
+            async with translated():
+                await self.batches.update_many(
+                    {"_id": {"$in": ids}}, {"$set": {"countsStale": _new_rev()}}
+                )
+
+    async def recount_stale(self) -> int:
+        """Recount every batch marked stale; returns how many. A mark set while counting (a
+        write by another instance) has a new token, so it survives for the next recount."""
+        async with translated():
+            cursor = self.batches.find({"countsStale": {"$ne": None}}, {"countsStale": 1})
+            marked = [(raw["_id"], raw["countsStale"]) async for raw in cursor]
+            for batch_id, token in marked:
+                counts = await self._counts(batch_id)
+                await self.batches.update_one(
+                    {"_id": batch_id, "countsStale": token},
+                    {"$set": {**counts, "countsStale": None}},
+                )
+        return len(marked)
+
     async def recount(self, batch_ids: Iterable[str]) -> None:
+        """Recount these batches now, whatever their marks."""
         async with translated():
             for batch_id in set(batch_ids):
-                counts = {
-                    "enrolledCount": await self.enrolments.count_documents(
-                        {"batchId": batch_id, "enrolled": True}
-                    ),
-                    "completedCount": await self.enrolments.count_documents(
-                        {"batchId": batch_id, "enrolled": True, "progressStatus": 2}
-                    ),
-                    "certifiedCount": await self.enrolments.count_documents(
-                        {"batchId": batch_id, "certificates.0": {"$exists": True}}
-                    ),
-                }
+                counts = await self._counts(batch_id)
                 await self.batches.update_one({"_id": batch_id}, {"$set": counts})
+
+    async def _counts(self, batch_id: str) -> dict[str, int]:
+        count = self.enrolments.count_documents
+        return {
+            "enrolledCount": await count({"batchId": batch_id, "enrolled": True}),
+            "completedCount": await count(
+                {"batchId": batch_id, "enrolled": True, "progressStatus": 2}
+            ),
+            "certifiedCount": await count(
+                {"batchId": batch_id, "certificates.0": {"$exists": True}}
+            ),
+        }
 
     async def pending_outbox(self, limit: int) -> list[EnrolmentDoc]:
         async with translated():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from tests.e2e.expect import certificate_ids_of
+from tests.e2e.expect import assert_documents_exact, certificate_ids_of
 from tests.e2e.harness import BIN, Env, ServiceProcess, caught_up, publish, read_all, read_docs
 from tests.streams import generate_stream
 
@@ -79,3 +80,43 @@ async def test_replay_into_live_changes_nothing_and_a_shadow_equals_live_until_l
         for db in (f"{mongo_db_name}_shadow", f"{mongo_db_name}_shadow2"):
             await client.drop_database(db)
         await client.close()
+
+
+async def test_an_interrupted_replay_resumes_where_it_stopped_and_ends_exact(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
+) -> None:
+    stream = generate_stream(seed=22, batches=2, learners=60)
+    await publish(kafka_bootstrap, topic_prefix, stream.shuffled(seed=22))
+    # Small polls make the replay long enough to interrupt in the middle.
+    env = Env(
+        kafka_bootstrap,
+        mongodb_uri,
+        topic_prefix,
+        mongo_db_name,
+        BATCH_SERVICE_POLL_MAX_RECORDS="40",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN),
+        "replay",
+        "--into",
+        mongo_db_name,
+        env=env.as_environ(),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    while not (line := (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()).startswith(
+        "replay: "
+    ):
+        assert line, "the replay ended before showing progress"
+    assert "ETA" in line, line
+    proc.send_signal(signal.SIGINT)
+    rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+    assert await proc.wait() == 130, rest
+    assert "--resume" in rest
+
+    code, _, err = await _replay(env, "--into", mongo_db_name, "--resume")
+    assert code == 0, err[-3000:]
+    assert "replay done" in err
+    assert_documents_exact(await read_docs(env), stream.expected())
+    assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []

@@ -74,9 +74,41 @@ async def test_counts_follow_enrolled_completed_and_certified_learners(store: Mo
             c.model_copy(update={"enrolled": False, "progressStatus": 2, "certificates": [cert]}),
         ]
     )
-    await store.recount(["b.$1"])
+    assert await store.recount_stale() == 0, "nothing is marked yet"
+    await store.mark_counts_stale(["b.$1", "never-created"])
+    assert await store.recount_stale() == 1
     counted = (await store.get_batches(["b.$1"]))["b.$1"]
     assert (counted.enrolledCount, counted.completedCount, counted.certifiedCount) == (2, 1, 2)
+    assert await store.recount_stale() == 0, "a recount clears the mark"
+
+
+async def test_a_mark_renewed_during_a_recount_survives_it(store: MongoStore) -> None:
+    from schemas.documents import BatchDoc
+
+    batch = BatchDoc(
+        batchId="b",
+        courseId="c",
+        name="n",
+        enrollmentType="open",
+        startDate="2026-01-01",
+        endDate=None,
+        enrollmentEndDate=None,
+        mentors=[],
+        certificateTemplates=[],
+    )
+    assert await store.save_batch(batch)
+    await store.mark_counts_stale(["b"])
+    original = store._counts
+
+    async def counts_while_another_instance_writes(batch_id: str) -> dict[str, int]:
+        counted = await original(batch_id)
+        await store.mark_counts_stale([batch_id])  # a write lands after we counted
+        return counted
+
+    store._counts = counts_while_another_instance_writes  # type: ignore[method-assign]
+    assert await store.recount_stale() == 1
+    store._counts = original  # type: ignore[method-assign]
+    assert await store.recount_stale() == 1, "the newer mark must not be cleared by the older"
 
 
 async def test_outbox_entries_are_pending_until_acknowledged(store: MongoStore) -> None:
