@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from schemas.documents import EnrolmentDoc
+from schemas.documents import BatchDoc, Certificate, EnrolmentDoc
+from schemas.types import parse_time
 from services.storage.mongo import MongoStore
 
 
@@ -16,6 +17,20 @@ async def store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[MongoStor
     await store.create_indexes()
     yield store
     await client.close()
+
+
+def _batch(batch_id: str) -> BatchDoc:
+    return BatchDoc(
+        batchId=batch_id,
+        courseId="c",
+        name="n",
+        enrollmentType="open",
+        startDate="2026-01-01",
+        endDate=None,
+        enrollmentEndDate=None,
+        mentors=[],
+        certificateTemplates=[],
+    )
 
 
 def _docs(n: int, batch: str = "b.$1") -> list[EnrolmentDoc]:
@@ -50,21 +65,7 @@ async def test_a_save_against_a_stale_rev_is_reported_as_a_conflict_and_writes_n
 
 
 async def test_counts_follow_enrolled_completed_and_certified_learners(store: MongoStore) -> None:
-    from schemas.documents import BatchDoc, Certificate
-    from schemas.types import parse_time
-
-    batch = BatchDoc(
-        batchId="b.$1",
-        courseId="c",
-        name="n",
-        enrollmentType="open",
-        startDate="2026-01-01",
-        endDate=None,
-        enrollmentEndDate=None,
-        mentors=[],
-        certificateTemplates=[],
-    )
-    assert await store.save_batch(batch)
+    assert await store.save_batch(_batch("b.$1"))
     cert = Certificate(templateId="t", eventId="e", eligibleAt=parse_time("2026-01-02T00:00:00Z"))
     a, b, c = _docs(3)
     await store.save_enrolments(
@@ -83,20 +84,7 @@ async def test_counts_follow_enrolled_completed_and_certified_learners(store: Mo
 
 
 async def test_a_mark_renewed_during_a_recount_survives_it(store: MongoStore) -> None:
-    from schemas.documents import BatchDoc
-
-    batch = BatchDoc(
-        batchId="b",
-        courseId="c",
-        name="n",
-        enrollmentType="open",
-        startDate="2026-01-01",
-        endDate=None,
-        enrollmentEndDate=None,
-        mentors=[],
-        certificateTemplates=[],
-    )
-    assert await store.save_batch(batch)
+    assert await store.save_batch(_batch("b"))
     await store.mark_counts_stale(["b"])
     original = store._counts
 
