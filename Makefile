@@ -57,6 +57,7 @@ lint: venv
 
 schemas: venv
 	$(BIN)/python -m schemas.export
+	$(BIN)/python -m schemas.asyncapi
 
 # Figures and ratios against the real local stack (issue 5); under 10 minutes.
 bench: venv build-stack

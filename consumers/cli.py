@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from consumers.app import run_service
+from consumers.publish_cli import add_publish_command, run_publish
 from consumers.replay import add_replay_command, run_replay
 from services.settings import Settings
 
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="consume in the foreground until SIGTERM or SIGINT")
     add_replay_command(commands)
+    add_publish_command(commands)
     return parser
 
 
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(run_service(settings)))
     if args.command == "replay":
         sys.exit(asyncio.run(run_replay(args, settings)))
+    if args.command == "publish":
+        sys.exit(asyncio.run(run_publish(args, settings)))
 
 
 if __name__ == "__main__":

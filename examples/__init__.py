@@ -1,0 +1,1 @@
+"""Runnable examples for other services: publishing with the SDK, subscribing to certificates."""
