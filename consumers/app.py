@@ -93,6 +93,9 @@ async def run_service(settings: Settings) -> int:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=settings.max_request_bytes,
             fetch_max_bytes=settings.max_request_bytes * 2,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
         )
         consumer_loop = ConsumerLoop(consumer, w.pipeline, w.topics, settings)
         consumer.subscribe(list(w.topics.inbound), listener=consumer_loop.listener)

@@ -52,7 +52,8 @@ def _reason(exc: ValidationError) -> str:
     if kind == "json_invalid":
         return f"invalid-json: {first['msg']}"[:_MAX_REASON]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"unknown-type: {first['msg']}"[:_MAX_REASON]
+        # Never echo the message's own `type`: reasons reach logs and headers, payloads must not.
+        return f"unknown-type: `type` must be one of {', '.join(sorted(TOPIC_OF_TYPE))}"
     details = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5])
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
     return f"invalid-event: {details}{more}"[:_MAX_REASON]

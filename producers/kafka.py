@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
 from schemas.outbound import DlqHeader
 from schemas.topics import Topics
@@ -18,9 +18,11 @@ from services.errors import PublishUnavailable
 from services.ports import DeadLetter
 from services.settings import Settings
 
-__all__ = ["KafkaPublisher", "kafka_client_options", "translated"]
+__all__ = ["DLQ_HEADROOM_BYTES", "KafkaPublisher", "kafka_client_options", "translated"]
 
 _MAX_REASON = 1000
+# A dead letter is the original value plus headers: room for them above the largest value.
+DLQ_HEADROOM_BYTES = 65_536
 
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:
@@ -66,7 +68,7 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
-            max_request_size=settings.max_request_bytes,
+            max_request_size=settings.max_request_bytes + DLQ_HEADROOM_BYTES,
             request_timeout_ms=30_000,
             client_id="batch-service",
         )
@@ -101,16 +103,38 @@ class KafkaPublisher:
         )
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
-        """The original key and value, unchanged, with headers naming source and reason."""
-        await self._send_all(
-            self._producer.send(
-                self._topics.dlq,
-                value=letter.source.value,
-                key=letter.source.key,
-                headers=_dlq_headers(letter),
+        """The original key and value, unchanged, with headers naming source and reason.
+
+        A value that cannot be sent at any size the topic takes is sent without its value (a
+        `dlq-value-omitted` header gives its size) rather than block the partition for ever.
+        """
+        async with translated():
+            futures = [await self._send_letter(letter) for letter in letters]
+            await asyncio.gather(*futures)
+
+    async def _send_letter(self, letter: DeadLetter, omit_value: bool = False) -> Any:
+        headers = _dlq_headers(letter)
+        value = letter.source.value
+        if omit_value:
+            headers.append(("dlq-value-omitted", str(len(value or b"")).encode()))
+            value = None
+        try:
+            future = await self._producer.send(
+                self._topics.dlq, value=value, key=letter.source.key, headers=headers
             )
-            for letter in letters
-        )
+        except (MessageSizeTooLargeError, RecordTooLargeError):
+            if omit_value:
+                raise
+            return await self._send_letter(letter, omit_value=True)
+        if omit_value:
+            return future
+        return asyncio.ensure_future(self._without_value_if_too_large(future, letter))
+
+    async def _without_value_if_too_large(self, sent: Awaitable[Any], letter: DeadLetter) -> Any:
+        try:
+            return await sent
+        except (MessageSizeTooLargeError, RecordTooLargeError):  # the broker said no
+            return await (await self._send_letter(letter, omit_value=True))
 
     async def send_raw(
         self,

@@ -7,7 +7,7 @@ from contextlib import suppress
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from producers.kafka import kafka_client_options, translated
+from producers.kafka import DLQ_HEADROOM_BYTES, kafka_client_options, translated
 from schemas.topics import Topics
 from services.settings import Settings
 
@@ -42,4 +42,4 @@ async def ensure_topics(settings: Settings, topics: Topics) -> list[str]:
 
 def _config(topic: str, settings: Settings) -> dict[str, str]:
     # The dead-letter topic must take back any value the inbound topics accepted.
-    return {"max.message.bytes": str(settings.max_request_bytes)}
+    return {"max.message.bytes": str(settings.max_request_bytes + DLQ_HEADROOM_BYTES)}

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(5.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
+    session_timeout_ms: int = Field(10_000, ge=1000, description="group membership lease")
+    heartbeat_interval_ms: int = Field(3_000, ge=100)
+    max_poll_interval_ms: int = Field(300_000, ge=1000, description="longest gap between polls")
     create_topics: bool = True
     topic_partitions: int = Field(3, ge=1)
     topic_replication: int = Field(1, ge=1)

@@ -32,7 +32,7 @@ def _bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
 
 
-BATCH = {
+BATCH: dict[str, Any] = {
     "batchId": "b",
     "courseId": "c",
     "name": "n",

@@ -1,0 +1,84 @@
+"""The fast subset of the fault suite (`python -m faults` runs them all, with a table).
+
+Kafka stopped and restarted, FerretDB stopped and restarted, under a running service that must
+wait, retry and resume without a restart; two instances of one group with one SIGKILLed. Each
+ends with the documents and certificate ids checked exactly against the pure fold.
+
+These tests stop and start servers, so they need the local stack (`python -m devstack`).
+Without one (servers from testcontainers, or addresses that are not the local stack's) they
+fail with the reason: they are never skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devstack import LocalStack
+from faults.scenarios import Ctx, RunResult, group_changes, kafka_restart, mongo_restart, new_env
+
+SEED = 7
+
+
+def _ctx(stack: LocalStack | None, kafka: str, mongo: str, log_dir: Path) -> Ctx:
+    if stack is None:
+        pytest.fail(
+            "the fault tests stop and start Kafka and FerretDB, so they need the local stack "
+            "(python -m devstack); this session's servers come from testcontainers or from "
+            "BATCH_SERVICE_KAFKA_BOOTSTRAP / BATCH_SERVICE_MONGODB_URI that do not name a "
+            "running local stack (set DEVSTACK_DIR to it, or unset them)"
+        )
+    return Ctx(stack, kafka, mongo, log_dir, quick=True)
+
+
+def _assert_ok(result: RunResult) -> None:
+    print(result.summary())
+    assert result.ok, result.summary()
+
+
+async def test_kafka_stopped_and_restarted_under_a_running_service(
+    stack: LocalStack | None,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+) -> None:
+    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
+    env = new_env(ctx, "kafka", topic_prefix, mongo_db_name)
+    try:
+        result = await kafka_restart(ctx, env, SEED, modes=(True,))
+    finally:
+        ctx.heal()
+    _assert_ok(result)
+
+
+async def test_ferretdb_stopped_and_restarted_under_a_running_service(
+    stack: LocalStack | None,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+) -> None:
+    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
+    env = new_env(ctx, "mongo", topic_prefix, mongo_db_name)
+    try:
+        result = await mongo_restart(ctx, env, SEED, modes=(False,))
+    finally:
+        ctx.heal()
+    _assert_ok(result)
+
+
+async def test_two_instances_one_killed_mid_stream(
+    stack: LocalStack | None,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+) -> None:
+    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
+    env = new_env(ctx, "group", topic_prefix, mongo_db_name)
+    _assert_ok(await group_changes(ctx, env, SEED, three=False))
