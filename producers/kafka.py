@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
@@ -18,7 +18,13 @@ from services.errors import PublishUnavailable
 from services.ports import DeadLetter
 from services.settings import Settings
 
-__all__ = ["DLQ_HEADROOM_BYTES", "KafkaPublisher", "kafka_client_options", "translated"]
+__all__ = [
+    "DLQ_HEADROOM_BYTES",
+    "AsyncLifecycle",
+    "KafkaPublisher",
+    "kafka_client_options",
+    "translated",
+]
 
 _MAX_REASON = 1000
 # A dead letter is the original value plus headers: room for them above the largest value.
@@ -58,7 +64,28 @@ async def translated() -> AsyncIterator[None]:
         raise PublishUnavailable(repr(exc)) from exc
 
 
-class KafkaPublisher:
+class AsyncLifecycle:
+    """`async with component:` starts it and stops it, whatever happens inside."""
+
+    async def start(self) -> None:
+        """Connect."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+class KafkaPublisher(AsyncLifecycle):
     """Publishes with acks=all and idempotence; each call returns once every message is acked."""
 
     def __init__(self, settings: Settings, topics: Topics) -> None:
@@ -81,15 +108,6 @@ class KafkaPublisher:
     async def stop(self) -> None:
         """Flush and disconnect."""
         await self._producer.stop()
-
-    async def __aenter__(self) -> KafkaPublisher:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None:
         """`certificate.eligible` events, keyed by userId."""

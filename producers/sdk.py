@@ -15,14 +15,13 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from producers.kafka import kafka_client_options, translated
+from producers.kafka import AsyncLifecycle, kafka_client_options, translated
 from schemas.events import MUTABLE_BATCH_FIELDS, CertificateTemplate, event_adapter
 from schemas.topics import KEY_FIELD_OF_TYPE, TOPIC_OF_TYPE, Topics
 from schemas.types import format_time
@@ -68,7 +67,7 @@ class PreparedEvent:
     value: bytes
 
 
-class BatchEventPublisher:
+class BatchEventPublisher(AsyncLifecycle):
     """Publishes contract events to their topics with their keys, acknowledged by the broker.
 
     `kafka` is a bootstrap address ("host:9092,host2:9092") or the service's `Settings` (TLS
@@ -126,15 +125,6 @@ class BatchEventPublisher:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # -- generic ---------------------------------------------------------------------------
 
