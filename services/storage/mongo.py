@@ -124,40 +124,30 @@ class MongoStore:
         return await self._save_one(self.batches, doc.batchId, doc, keep=_COUNTS)
 
     async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
-        conflicts: set[str] = set()
-        async with translated():
-            for start in range(0, len(docs), self._bulk_chunk):
-                conflicts |= await self._save_chunk(docs[start : start + self._bulk_chunk])
-        return conflicts
-
-    async def _save_chunk(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
-        """One bulk command: inserts for new documents, replaces guarded by the old `rev`."""
+        if not docs:
+            return set()
         writes: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
-        revs: dict[str, str] = {}
+        bodies: dict[str, str] = {}
         for doc in docs:
             body = _body(doc, doc.key)
             body["hasOutbox"] = bool(doc.outbox)
-            revs[doc.key] = body["rev"]
+            bodies[doc.key] = body["rev"]
             if doc.rev is None:
                 writes.append(InsertOne(body))
             else:
                 writes.append(ReplaceOne({"_id": doc.key, "rev": doc.rev}, body))
-        try:
-            matched = (await self.enrolments.bulk_write(writes, ordered=False)).matched_count
-            lost_inserts: set[int] = set()
-        except BulkWriteError as exc:
-            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
-            matched = exc.details["nMatched"]
-            lost_inserts = {e["index"] for e in exc.details["writeErrors"]}
-        conflicts = {docs[i].key for i in lost_inserts}
-        replaced = [d.key for d in docs if d.rev is not None]
-        if matched == len(replaced):
-            return conflicts  # every guarded replace found its rev: nothing to check
-        # Some replace found another rev (a race lost): those keys do not carry ours.
-        cursor = self.enrolments.find({"_id": {"$in": replaced}}, {"rev": 1})
-        current = {raw["_id"]: raw.get("rev") async for raw in cursor}
-        return conflicts | {key for key in replaced if current.get(key) != revs[key]}
+        async with translated():
+            for start in range(0, len(writes), self._bulk_chunk):
+                try:
+                    chunk = writes[start : start + self._bulk_chunk]
+                    await self.enrolments.bulk_write(chunk, ordered=False)
+                except BulkWriteError as exc:
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                        raise
+            # Which writes lost a race: those whose document does not carry our new rev.
+            cursor = self.enrolments.find({"_id": {"$in": list(bodies)}}, {"rev": 1})
+            current = {raw["_id"]: raw.get("rev") async for raw in cursor}
+        return {key for key, rev in bodies.items() if current.get(key) != rev}
 
     async def mark_counts_stale(self, batch_ids: Iterable[str]) -> None:
         """Note that these batches' counts need a recount (persisted, so a crash loses nothing)."""
