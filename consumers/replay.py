@@ -139,8 +139,8 @@ async def _fold(
         **kafka_client_options(settings),
         group_id=None,
         enable_auto_commit=False,
-        max_partition_fetch_bytes=settings.max_request_bytes,
-        fetch_max_bytes=settings.max_request_bytes * 2,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
+        fetch_max_bytes=settings.fetch_max_bytes,
     )
     await consumer.start()
     try:

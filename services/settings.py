@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(5.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
+    fetch_partition_bytes: int = Field(1_048_576, ge=1024, description="per partition per fetch")
+    fetch_max_bytes: int = Field(
+        8_388_608, ge=1024, description="per fetch; a larger record still comes"
+    )
     session_timeout_ms: int = Field(10_000, ge=1000, description="group membership lease")
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=1000, description="longest gap between polls")
