@@ -1,8 +1,12 @@
 """The fast subset of the fault suite (`python -m faults` runs them all, with a table).
 
 Kafka stopped and restarted, FerretDB stopped and restarted, under a running service that must
-wait, retry and resume without a restart; two instances of one group with one SIGKILLed. Each
-ends with the documents and certificate ids checked exactly against the pure fold.
+wait, retry and resume without a restart. Each ends with the documents and certificate ids
+checked exactly against the pure fold.
+
+Two instances writing the same documents are tested by `python -m faults --only group-changes`,
+not here: on FerretDB 1.x a conditional update is not an atomic compare-and-set, and that
+scenario can lose a race (docs/design.md, docs/reliability.md). It is exact on MongoDB.
 
 These tests stop and start servers, so they need the local stack (`python -m devstack`).
 Without one (servers from testcontainers, or addresses that are not the local stack's) they
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from devstack import LocalStack
-from faults.scenarios import Ctx, RunResult, group_changes, kafka_restart, mongo_restart, new_env
+from faults.scenarios import Ctx, RunResult, kafka_restart, mongo_restart, new_env
 
 SEED = 7
 
@@ -69,16 +73,3 @@ async def test_ferretdb_stopped_and_restarted_under_a_running_service(
     finally:
         ctx.heal()
     _assert_ok(result)
-
-
-async def test_two_instances_one_killed_mid_stream(
-    stack: LocalStack | None,
-    kafka_bootstrap: str,
-    mongodb_uri: str,
-    topic_prefix: str,
-    mongo_db_name: str,
-    tmp_path: Path,
-) -> None:
-    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
-    env = new_env(ctx, "group", topic_prefix, mongo_db_name)
-    _assert_ok(await group_changes(ctx, env, SEED, three=False))
