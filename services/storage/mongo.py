@@ -172,13 +172,6 @@ class MongoStore:
                 )
         return len(marked)
 
-    async def recount(self, batch_ids: Iterable[str]) -> None:
-        """Recount these batches now, whatever their marks."""
-        async with translated():
-            for batch_id in set(batch_ids):
-                counts = await self._counts(batch_id)
-                await self.batches.update_one({"_id": batch_id}, {"$set": counts})
-
     async def _counts(self, batch_id: str) -> dict[str, int]:
         count = self.enrolments.count_documents
         return {
