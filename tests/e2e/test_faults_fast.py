@@ -15,7 +15,9 @@ fail with the reason: they are never skipped.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +43,26 @@ def _assert_ok(result: RunResult) -> None:
     assert result.ok, result.summary()
 
 
+async def _run_scenario(
+    scenario: Callable[..., Awaitable[RunResult]],
+    name: str,
+    stack: LocalStack | None,
+    servers: tuple[str, str],
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+    **options: Any,
+) -> None:
+    """Run one fault scenario, always heal the stack, then require an exact result."""
+    ctx = _ctx(stack, *servers, tmp_path)
+    env = new_env(ctx, name, topic_prefix, mongo_db_name)
+    try:
+        result = await scenario(ctx, env, SEED, **options)
+    finally:
+        ctx.heal()
+    _assert_ok(result)
+
+
 async def test_kafka_stopped_and_restarted_under_a_running_service(
     stack: LocalStack | None,
     kafka_bootstrap: str,
@@ -49,13 +71,16 @@ async def test_kafka_stopped_and_restarted_under_a_running_service(
     mongo_db_name: str,
     tmp_path: Path,
 ) -> None:
-    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
-    env = new_env(ctx, "kafka", topic_prefix, mongo_db_name)
-    try:
-        result = await kafka_restart(ctx, env, SEED, modes=(True,))
-    finally:
-        ctx.heal()
-    _assert_ok(result)
+    await _run_scenario(
+        kafka_restart,
+        "kafka",
+        stack,
+        (kafka_bootstrap, mongodb_uri),
+        topic_prefix,
+        mongo_db_name,
+        tmp_path,
+        modes=(True,),
+    )
 
 
 async def test_ferretdb_stopped_and_restarted_under_a_running_service(
@@ -66,10 +91,13 @@ async def test_ferretdb_stopped_and_restarted_under_a_running_service(
     mongo_db_name: str,
     tmp_path: Path,
 ) -> None:
-    ctx = _ctx(stack, kafka_bootstrap, mongodb_uri, tmp_path)
-    env = new_env(ctx, "mongo", topic_prefix, mongo_db_name)
-    try:
-        result = await mongo_restart(ctx, env, SEED, modes=(False,))
-    finally:
-        ctx.heal()
-    _assert_ok(result)
+    await _run_scenario(
+        mongo_restart,
+        "mongo",
+        stack,
+        (kafka_bootstrap, mongodb_uri),
+        topic_prefix,
+        mongo_db_name,
+        tmp_path,
+        modes=(False,),
+    )
