@@ -63,7 +63,7 @@ def port_answers(port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def spawn(cmd: list[str], log_path: Path, cwd: Path) -> int:
+def spawn(cmd: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None) -> int:
     """Start `cmd` detached in its own session, stdout and stderr appended to `log_path`.
 
     Its own session means it outlives the shell that ran `devstack up` and that one killpg
@@ -74,6 +74,7 @@ def spawn(cmd: list[str], log_path: Path, cwd: Path) -> int:
         proc = subprocess.Popen(
             cmd,
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

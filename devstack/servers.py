@@ -1,16 +1,25 @@
-"""The two servers of the stack (Kafka in KRaft mode, FerretDB on SQLite) and how to start one."""
+"""The stack's servers (Kafka in KRaft mode, FerretDB on PostgreSQL) and how to start one."""
 
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 from devstack import procs
 from devstack.config import Layout, PortInUseError, StackError, require_tool
+from devstack.secure import ensure_certs, load_secrets
+
+# The PostgreSQL databases the two FerretDB servers store into. One each: FerretDB 1.x caches
+# its catalogue in memory, so two servers on one database do not see each other's collections.
+DATABASE = "ferretdb"
+DATABASE_TLS = "ferretdb_tls"
 
 Ports = dict[str, int]
 
@@ -46,16 +55,28 @@ class Server:
         """True when the server accepts clients (output of this start begins at `log_offset`)."""
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str]:
+        """Variables added to the server's environment (secrets go here, not in argv)."""
+        return {}
+
+    def after_start(self, ports: Ports) -> None:
+        """Set up what clients need once the server answers (users, databases); idempotent."""
+
     def address(self, ports: Ports) -> str:
         """The address clients use."""
         raise NotImplementedError
 
 
 class KafkaServer(Server):
-    """A single Kafka 3.9 node acting as broker and KRaft controller."""
+    """A single Kafka 3.9 node acting as broker and KRaft controller.
+
+    Two client listeners: PLAINTEXT on `port`, and SASL_SSL (SCRAM-SHA-512 over TLS, the
+    stack's user and CA) on `sasl_port`, to show the service working with both.
+    """
 
     name = "kafka"
-    port_keys = ("port", "controller_port")
+    port_keys = ("port", "controller_port", "sasl_port")
+    sasl_mechanism = "SCRAM-SHA-512"
 
     @property
     def workdir(self) -> Path:
@@ -91,16 +112,30 @@ class KafkaServer(Server):
 
     def prepare(self, ports: Ports) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        port, cport = ports["port"], ports["controller_port"]
+        port, cport, sport = ports["port"], ports["controller_port"], ports["sasl_port"]
+        secrets = load_secrets(self.layout)
+        certs = ensure_certs(self.layout, secrets.keystore_password)
+        host = procs.LOOPBACK
+        scram = self.sasl_mechanism.lower()
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{procs.LOOPBACK}:{cport}",
-            "listeners": f"PLAINTEXT://{procs.LOOPBACK}:{port},CONTROLLER://{procs.LOOPBACK}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{procs.LOOPBACK}:{port}",
+            "controller.quorum.voters": f"1@{host}:{cport}",
+            "listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport},"
+            f"CONTROLLER://{host}:{cport}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,"
+            "CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": self.sasl_mechanism,
+            f"listener.name.sasl_ssl.{scram}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(certs.keystore),
+            "ssl.keystore.password": secrets.keystore_password,
+            "ssl.key.password": secrets.keystore_password,
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
             "auto.create.topics.enable": "true",
@@ -117,6 +152,7 @@ class KafkaServer(Server):
         }
         text = "# Written by devstack at every start; edit devstack/servers.py instead.\n"
         self.properties.write_text(text + "".join(f"{k}={v}\n" for k, v in settings.items()))
+        self.properties.chmod(0o600)  # it holds the keystore password
         self.log4j.write_text(
             "log4j.rootLogger=INFO, file\n"
             "log4j.appender.file=org.apache.log4j.FileAppender\n"
@@ -131,9 +167,16 @@ class KafkaServer(Server):
         self._format_once()
 
     def _format_once(self) -> None:
-        """Give the data folder its KRaft cluster id, once; later starts keep the data."""
+        """Give the data folder its KRaft cluster id and SCRAM user, once; later starts keep
+        the data. A folder formatted by an older devstack (no SCRAM user) is formatted again."""
+        stamp = self.data_dir / ".devstack-scram"
         if (self.data_dir / "meta.properties").exists():
-            return
+            if stamp.exists():
+                return
+            shutil.rmtree(self.data_dir)
+            self.data_dir.mkdir(parents=True)
+        secrets = load_secrets(self.layout)
+        scram = f"{self.sasl_mechanism}=[name={secrets.user},password={secrets.kafka_password}]"
         cluster_id = _kafka_uuid()
         cmd = self._java(
             "kafka.tools.StorageTool",
@@ -143,6 +186,8 @@ class KafkaServer(Server):
             "-c",
             str(self.properties),
             "--ignore-formatted",
+            "--add-scram",
+            scram,
             heap="-Xmx256m",
         )
         done = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, check=False)
@@ -151,6 +196,7 @@ class KafkaServer(Server):
                 f"formatting the Kafka data folder failed (exit {done.returncode}):\n"
                 f"{done.stdout}{done.stderr}"
             )
+        stamp.write_text(secrets.user + "\n")
 
     def command(self, ports: Ports) -> list[str]:
         return self._java("kafka.Kafka", str(self.properties))
@@ -159,7 +205,7 @@ class KafkaServer(Server):
         # The port opens before the broker has joined the controller quorum; the log line
         # comes once it serves requests.
         started = "Kafka Server started" in procs.read_log(self.log_path, log_offset)
-        return started and procs.port_answers(ports["port"])
+        return started and all(procs.port_answers(ports[key]) for key in ("port", "sasl_port"))
 
     def address(self, ports: Ports) -> str:
         return f"{procs.LOOPBACK}:{ports['port']}"
@@ -174,47 +220,72 @@ def _kafka_uuid() -> str:
 
 
 class FerretServer(Server):
-    """FerretDB 1.24 speaking the MongoDB wire protocol, storing into SQLite files."""
+    """FerretDB 1.24 speaking the MongoDB wire protocol, storing into PostgreSQL.
 
-    name = "ferretdb"
+    The plain server listens on TCP and connects to PostgreSQL with the stack's password, so
+    its clients need no credentials. The secure one (`secure=True`) listens on TLS only and
+    has no password of its own: each client authenticates (PLAIN, checked by PostgreSQL).
+    """
+
     port_keys = ("port",)
+
+    def __init__(self, layout: Layout, pg_port: Callable[[], int], secure: bool = False) -> None:
+        super().__init__(layout)
+        self._pg_port = pg_port
+        self.secure = secure
+        self.name = "ferretdb-tls" if secure else "ferretdb"
 
     @property
     def workdir(self) -> Path:
-        return self.layout.mongo_dir
-
-    @property
-    def data_dir(self) -> Path:
-        return self.workdir / "data"
-
-    def _sqlite_url(self) -> str:
-        # The trailing slash matters: FerretDB wants a directory URI. FerretDB uses WAL; with
-        # synchronous=NORMAL a commit survives a crash of the server process (not of the OS)
-        # without an fsync per write, which roughly doubled throughput in our measurements.
-        return f"{self._sqlite_dir()}?_pragma=synchronous(normal)"
-
-    def _sqlite_dir(self) -> str:
-        return f"file:{quote(str(self.data_dir))}/"
+        return self.layout.mongo_dir.with_name(self.name)
 
     def markers(self) -> list[str]:
-        # The folder, not the whole URL: a server started with other options is still ours.
-        return [str(self.layout.ferret_bin), f"--sqlite-url={self._sqlite_dir()}"]
+        # The trailing slash: "ferretdb/" must not match the "ferretdb-tls/" server.
+        return [str(self.layout.ferret_bin), f"--stack-dir={self.workdir}/"]
 
     def prepare(self, ports: Ports) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def _pg_url(self) -> str:
+        secrets = load_secrets(self.layout)
+        who = "" if self.secure else f"{secrets.user}:{quote(secrets.mongo_password, safe='')}@"
+        # One backend connection is held per statement of a bulk write: the pool must exceed
+        # the service's bulk chunk (see docs/design.md).
+        return (
+            f"postgres://{who}{procs.LOOPBACK}:{self._pg_port()}/"
+            f"{DATABASE_TLS if self.secure else DATABASE}"
+            "?pool_max_conns=100&sslmode=disable"
+        )
 
     def command(self, ports: Ports) -> list[str]:
-        return [
-            str(self.layout.ferret_bin),
-            f"--listen-addr={procs.LOOPBACK}:{ports['port']}",
-            "--handler=sqlite",
-            f"--sqlite-url={self._sqlite_url()}",
-        ]
+        listen = f"{procs.LOOPBACK}:{ports['port']}"
+        cmd = [str(self.layout.ferret_bin), f"--stack-dir={self.workdir}/", "--handler=postgresql"]
+        if self.secure:
+            certs = ensure_certs(self.layout, load_secrets(self.layout).keystore_password)
+            cmd += [
+                "--listen-addr=",
+                f"--listen-tls={listen}",
+                f"--tls-cert-file={certs.cert}",
+                f"--tls-key-file={certs.key}",
+            ]
+        else:
+            cmd.append(f"--listen-addr={listen}")
+        # The URL is passed in the environment, not on the command line: it holds a password.
+        return cmd
+
+    def environment(self) -> dict[str, str]:
+        return {"FERRETDB_POSTGRESQL_URL": self._pg_url()}
 
     def ready(self, ports: Ports, log_offset: int) -> bool:
         return procs.port_answers(ports["port"])
 
     def address(self, ports: Ports) -> str:
+        if self.secure:
+            ca = ensure_certs(self.layout, load_secrets(self.layout).keystore_password).ca
+            return (
+                f"mongodb://{procs.LOOPBACK}:{ports['port']}/?tls=true&tlsCAFile={quote(str(ca))}"
+                "&authMechanism=PLAIN&authSource=%24external"
+            )
         return f"mongodb://{procs.LOOPBACK}:{ports['port']}/"
 
 
@@ -232,7 +303,8 @@ def launch(server: Server, ports: Ports, timeout_s: float) -> int:
     server.prepare(ports)
     procs.rotate_log(server.log_path)
     offset = procs.log_size(server.log_path)
-    pid = procs.spawn(server.command(ports), server.log_path, server.workdir)
+    env = {**os.environ, **server.environment()}
+    pid = procs.spawn(server.command(ports), server.log_path, server.workdir, env)
     deadline = time.monotonic() + timeout_s
     try:
         while True:
@@ -254,6 +326,7 @@ def launch(server: Server, ports: Ports, timeout_s: float) -> int:
                 # A moment later it must still run: the answering socket could be another's.
                 time.sleep(0.2)
                 if procs.is_alive(pid):
+                    server.after_start(ports)
                     return pid
                 continue
             if time.monotonic() >= deadline:

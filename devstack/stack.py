@@ -28,11 +28,16 @@ from devstack.config import (
     require_tool,
     start_timeout_s,
 )
+from devstack.pg import PostgresServer, ensure_installed
+from devstack.secure import ensure_certs, load_secrets
 from devstack.servers import FerretServer, KafkaServer, Ports, Server, launch
 
 KAFKA = "kafka"
+POSTGRES = "postgres"
 MONGO = "mongo"
-_ORDER = (KAFKA, MONGO)
+MONGO_TLS = "mongo_tls"
+_ORDER = (KAFKA, POSTGRES, MONGO, MONGO_TLS)
+_FERRETS = (MONGO, MONGO_TLS)
 _PORT_ATTEMPTS = 3
 
 
@@ -43,6 +48,15 @@ class StackInfo:
     kafka_bootstrap: str
     mongodb_uri: str
     started: bool = False
+    # The secure endpoints: Kafka SASL_SSL (SCRAM-SHA-512) and FerretDB over TLS with
+    # authentication (PLAIN, checked by PostgreSQL). Credentials are the stack's own.
+    kafka_sasl_bootstrap: str = ""
+    kafka_sasl_mechanism: str = ""
+    mongodb_tls_uri: str = ""
+    ca_file: str = ""
+    user: str = ""
+    kafka_password: str = ""
+    mongo_password: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,13 +89,17 @@ class LocalStack:
         self._log = log or log_stderr
         self._servers: dict[str, Server] = {
             KAFKA: KafkaServer(self.layout),
-            MONGO: FerretServer(self.layout),
+            POSTGRES: PostgresServer(self.layout),
+            MONGO: FerretServer(self.layout, self._pg_port),
+            MONGO_TLS: FerretServer(self.layout, self._pg_port, secure=True),
         }
 
     def build(self) -> None:
-        """Fetch the Kafka jars and build FerretDB unless they are current."""
+        """Fetch the Kafka jars and build FerretDB unless they are current; make sure the
+        PostgreSQL server binaries are there (installing them if needed and allowed)."""
         with self._locked():
             build_all(self.layout, self._log)
+            ensure_installed(self._log)
 
     def up(self) -> StackInfo:
         """Start whatever is not running (reusing what is) and return where the stack answers.
@@ -96,6 +114,9 @@ class LocalStack:
                 for key in _ORDER:
                     if self._ensure(key, state, keep_ports=False):
                         started.append(key)
+                        if key == POSTGRES:  # FerretDB must reconnect to the new address
+                            for ferret in _FERRETS:
+                                self._stop(ferret, state, graceful=True)
             except BaseException:
                 for key in started:
                     self._stop(key, state, graceful=True)
@@ -167,6 +188,7 @@ class LocalStack:
     def _ensure_built(self) -> None:
         self._timeout()  # a bad DEVSTACK_START_TIMEOUT_S fails before anything starts
         require_tool("java")
+        ensure_installed(self._log)
         if not is_built(self.layout):
             build_all(self.layout, self._log)
 
@@ -207,11 +229,27 @@ class LocalStack:
 
     def _info(self, state: dict[str, Any], started: bool) -> StackInfo:
         kafka, mongo = self._servers[KAFKA], self._servers[MONGO]
+        secrets = load_secrets(self.layout)
+        kafka_ports = state[KAFKA]["ports"]
         return StackInfo(
-            kafka_bootstrap=kafka.address(state[KAFKA]["ports"]),
+            kafka_bootstrap=kafka.address(kafka_ports),
             mongodb_uri=mongo.address(state[MONGO]["ports"]),
             started=started,
+            kafka_sasl_bootstrap=f"{procs.LOOPBACK}:{kafka_ports['sasl_port']}",
+            kafka_sasl_mechanism=KafkaServer.sasl_mechanism,
+            mongodb_tls_uri=self._servers[MONGO_TLS].address(state[MONGO_TLS]["ports"]),
+            ca_file=str(ensure_certs(self.layout, secrets.keystore_password).ca),
+            user=secrets.user,
+            kafka_password=secrets.kafka_password,
+            mongo_password=secrets.mongo_password,
         )
+
+    def _pg_port(self) -> int:
+        entry = self._load().get(POSTGRES) or {}
+        ports = entry.get("ports")
+        if not ports:
+            raise StackError("FerretDB needs PostgreSQL, which has not been started")
+        return int(ports["port"])
 
     def _timeout(self) -> float:
         return self._timeout_s if self._timeout_s is not None else start_timeout_s()
