@@ -229,7 +229,10 @@ def _positions(rows: list[dict[str, Any]]) -> Positions:
 
 async def _report_and_swap(settings: Settings, shadow: MongoStore, swap: bool) -> None:
     client, live = MongoStore.connect(
-        settings.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms
+        settings.mongodb_uri,
+        settings.db,
+        timeout_ms=settings.mongo_timeout_ms,
+        **settings.mongo_client_options(),
     )
     try:
         for name in COLLECTIONS:

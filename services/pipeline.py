@@ -89,8 +89,7 @@ class Pipeline:
         if not events:
             return
         await self._publisher.publish_certificates(events)
-        for doc in docs:
-            await self._store.ack_outbox(doc.key, {str(e["id"]) for e in doc.outbox})
+        await self._store.ack_outbox({d.key: {str(e["id"]) for e in d.outbox} for d in docs})
         report.certificates += [str(e["id"]) for e in events]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,8 +67,9 @@ class Store(Protocol):
 
     async def pending_outbox(self, limit: int) -> list[EnrolmentDoc]: ...
 
-    async def ack_outbox(self, key: str, event_ids: set[str]) -> None:
-        """Remove these entries from the document's outbox (they were published)."""
+    async def ack_outbox(self, acks: Mapping[str, set[str]]) -> None:
+        """Remove these entries (event ids by enrolment key) from the documents' outboxes:
+        they were published."""
         ...
 
 

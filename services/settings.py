@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,3 +48,23 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+
+    # MongoDB credentials and TLS. The URI may carry them too (standard MongoDB syntax); these
+    # keep the password out of the URI, so it cannot leak with it.
+    mongodb_username: str | None = None
+    mongodb_password: SecretStr | None = None
+    mongodb_auth_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-256, PLAIN")
+    mongodb_auth_source: str | None = Field(None, description="e.g. admin, $external")
+    mongodb_tls_ca_file: str | None = Field(None, description="set: TLS on, verified by this CA")
+
+    def mongo_client_options(self) -> dict[str, Any]:
+        """Keyword arguments for AsyncMongoClient beyond the URI (only those that are set)."""
+        options: dict[str, Any] = {
+            "username": self.mongodb_username,
+            "password": self.mongodb_password.get_secret_value() if self.mongodb_password else None,
+            "authMechanism": self.mongodb_auth_mechanism,
+            "authSource": self.mongodb_auth_source,
+        }
+        if self.mongodb_tls_ca_file:
+            options.update(tls=True, tlsCAFile=self.mongodb_tls_ca_file)
+        return {key: value for key, value in options.items() if value is not None}

@@ -3,17 +3,23 @@
 Only features that both MongoDB and FerretDB 1.x support are used: finds with `$in`, unique
 and plain indexes, `insert`/`replace`/`$set` writes, unordered bulk writes, `count_documents`.
 (FerretDB 1.24 silently ignores `$pull` with a condition and lacks `$cond`, so neither is used.)
+
+Every write of a guarded document (batch, course, enrolment) is conditional on the `rev` it
+read and writes the next revision, "<n+1>:<random>"; the write is then read back. On MongoDB
+the condition is atomic. FerretDB 1.x checks it in a query before a separate write, so it is
+made atomic by `devstack/ferretdb/rev_guard.sql` (PostgreSQL refuses a revision that is not
+the stored one's successor); the read-back is how a writer learns that it lost.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo import ASCENDING, AsyncMongoClient, InsertOne, ReplaceOne
+from pymongo import ASCENDING, AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
@@ -24,11 +30,13 @@ from services.errors import StoreUnavailable
 __all__ = ["COLLECTIONS", "MongoStore", "translated"]
 
 COLLECTIONS = ("batches", "courses", "enrolments")
+COUNT_MARKS = "count_marks"
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 _DUPLICATE_KEY = 11000
 _CHUNK = 1000
+_ROUNDS = 50  # conditional writes tried before giving up (each round re-reads)
 # FerretDB 1.24 holds one backend connection per statement of a multi-statement `update`
 # command until the command ends; past its pool size (100 on SQLite) the server deadlocks
 # itself. Bulk writes are therefore sent in commands of at most this many operations.
@@ -49,8 +57,12 @@ async def translated() -> AsyncIterator[None]:
         raise StoreUnavailable(str(exc)) from exc
 
 
-def _new_rev() -> str:
-    return os.urandom(8).hex()
+def next_rev(current: str | None) -> str:
+    """The revision that follows `current`: its counter plus one, and a random part so that
+    two writers of the same successor can tell whose write is stored."""
+    counter, _, _ = (current or "").partition(":")
+    following = int(counter) + 1 if counter.isdigit() and len(counter) <= 18 else 1
+    return f"{following}:{os.urandom(8).hex()}"
 
 
 class MongoStore:
@@ -73,6 +85,7 @@ class MongoStore:
         *,
         timeout_ms: int = 30_000,
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
+        **client_options: Any,
     ) -> tuple[AsyncMongoClient[dict[str, Any]], MongoStore]:
         """A client (timezone-aware datetimes) and a store over its database.
 
@@ -85,6 +98,7 @@ class MongoStore:
             serverSelectionTimeoutMS=min(5000, timeout_ms),
             timeoutMS=timeout_ms,
             appname="batch-service",
+            **client_options,
         )
         return client, cls(client[db_name], bulk_chunk)
 
@@ -96,6 +110,7 @@ class MongoStore:
             )
             await self.enrolments.create_index([("hasOutbox", ASCENDING)])
             await self.batches.create_index([("courseId", ASCENDING)])
+            await self._db[COUNT_MARKS].create_index([("batchId", ASCENDING)])
 
     async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]:
         return {d.courseId: d for d in await self._find(self.courses, CourseDoc, ids)}
@@ -145,32 +160,49 @@ class MongoStore:
                     if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
                         raise
             # Which writes lost a race: those whose document does not carry our new rev.
-            cursor = self.enrolments.find({"_id": {"$in": list(bodies)}}, {"rev": 1})
-            current = {raw["_id"]: raw.get("rev") async for raw in cursor}
+            current = await self._revs(self.enrolments, bodies)
         return {key for key, rev in bodies.items() if current.get(key) != rev}
 
     async def mark_counts_stale(self, batch_ids: Iterable[str]) -> None:
-        """Note that these batches' counts need a recount (persisted, so a crash loses nothing)."""
-        ids = list(set(batch_ids))
-        if ids:
-            async with translated():
-                await self.batches.update_many(
-                    {"_id": {"$in": ids}}, {"$set": {"countsStale": _new_rev()}}
+        """Note that these batches' counts need a recount (persisted, so a crash loses nothing).
+
+        A mark is an insert with an id of its own, never an update of the batch: inserts cannot
+        race, and a recount deletes exactly the marks it saw, so a mark made meanwhile stays."""
+        marks = [{"_id": f"{b}\n{os.urandom(8).hex()}", "batchId": b} for b in set(batch_ids)]
+        async with translated():
+            for start in range(0, len(marks), self._bulk_chunk):
+                await self._db[COUNT_MARKS].insert_many(
+                    marks[start : start + self._bulk_chunk], ordered=False
                 )
 
     async def recount_stale(self) -> int:
-        """Recount every batch marked stale; returns how many. A mark set while counting (a
-        write by another instance) has a new token, so it survives for the next recount."""
+        """Recount every batch with a mark, then delete the marks seen; returns how many
+        batches were recounted (a mark for a batch not created yet is just deleted)."""
         async with translated():
-            cursor = self.batches.find({"countsStale": {"$ne": None}}, {"countsStale": 1})
-            marked = [(raw["_id"], raw["countsStale"]) async for raw in cursor]
-            for batch_id, token in marked:
-                counts = await self._counts(batch_id)
-                await self.batches.update_one(
-                    {"_id": batch_id, "countsStale": token},
-                    {"$set": {**counts, "countsStale": None}},
-                )
-        return len(marked)
+            marks: dict[str, list[str]] = {}
+            async for raw in self._db[COUNT_MARKS].find({}):
+                marks.setdefault(raw["batchId"], []).append(raw["_id"])
+            existing = set(await self._revs(self.batches, marks))
+        for batch_id, ids in marks.items():
+            if batch_id in existing:
+                await self._recount(batch_id)
+            async with translated():
+                await self._db[COUNT_MARKS].delete_many({"_id": {"$in": ids}})
+        return len(existing)
+
+    async def _recount(self, batch_id: str) -> None:
+        counts = await self._counts(batch_id)
+
+        async def attempt() -> bool:
+            raw = await self.batches.find_one({"_id": batch_id}, {"rev": 1, **_COUNT_FIELDS})
+            if raw is None or all(raw.get(name) == n for name, n in counts.items()):
+                return True  # nothing to write: the revision stays as it is
+            rev = next_rev(raw.get("rev"))
+            update = {"$set": {**counts, "rev": rev}}
+            await self.batches.update_one({"_id": batch_id, "rev": raw.get("rev")}, update)
+            return await self._rev_of(self.batches, batch_id) == rev
+
+        await _until(attempt)
 
     async def _counts(self, batch_id: str) -> dict[str, int]:
         count = self.enrolments.count_documents
@@ -189,17 +221,45 @@ class MongoStore:
             cursor = self.enrolments.find({"hasOutbox": True}).limit(limit)
             return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
 
-    async def ack_outbox(self, key: str, event_ids: set[str]) -> None:
-        async def attempt() -> bool:
-            raw = await self.enrolments.find_one({"_id": key}, {"outbox": 1, "rev": 1})
-            if raw is None:
-                return True
-            left = [e for e in raw.get("outbox", []) if e.get("id") not in event_ids]
-            update = {"$set": {"outbox": left, "hasOutbox": bool(left), "rev": _new_rev()}}
-            result = await self.enrolments.update_one({"_id": key, "rev": raw.get("rev")}, update)
-            return result.matched_count == 1
+    async def ack_outbox(self, acks: Mapping[str, set[str]]) -> None:
+        """Remove these published entries from these documents' outboxes, in a few round trips
+        for all of them: read, write what is left with the next revision, read back. Documents
+        that changed meanwhile are done again."""
+        pending = dict(acks)
+        for _ in range(_ROUNDS):
+            if not pending:
+                return
+            writes: list[UpdateOne] = []
+            revs: dict[str, str] = {}
+            async with translated():
+                cursor = self.enrolments.find(
+                    {"_id": {"$in": list(pending)}}, {"outbox": 1, "rev": 1}
+                )
+                async for raw in cursor:
+                    outbox = raw.get("outbox", [])
+                    left = [e for e in outbox if e.get("id") not in pending[raw["_id"]]]
+                    if len(left) == len(outbox):
+                        continue  # acknowledged already (by a relay, say)
+                    revs[raw["_id"]] = rev = next_rev(raw.get("rev"))
+                    update = {"$set": {"outbox": left, "hasOutbox": bool(left), "rev": rev}}
+                    writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
+                for start in range(0, len(writes), self._bulk_chunk):
+                    chunk = writes[start : start + self._bulk_chunk]
+                    await self.enrolments.bulk_write(chunk, ordered=False)
+                current = await self._revs(self.enrolments, revs)
+            pending = {key: pending[key] for key, rev in revs.items() if current.get(key) != rev}
+        raise StoreUnavailable("documents kept changing during an outbox acknowledgement")
 
-        await _until(attempt)
+    async def _revs(
+        self, coll: AsyncCollection[dict[str, Any]], keys: Iterable[str]
+    ) -> dict[str, str | None]:
+        """The stored revision of each document that exists."""
+        wanted = list(keys)
+        found: dict[str, str | None] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            cursor = coll.find({"_id": {"$in": wanted[start : start + _CHUNK]}}, {"rev": 1})
+            found.update({raw["_id"]: raw.get("rev") async for raw in cursor})
+        return found
 
     async def dump(self, collection: str) -> dict[str, dict[str, Any]]:
         """Every document of a collection by `_id` (for reports; loads it all in memory)."""
@@ -257,23 +317,30 @@ class MongoStore:
                     return True
                 except DuplicateKeyError:
                     return False
-            result = await coll.update_one({"_id": key, "rev": rev}, {"$set": body})
-            return result.matched_count == 1
+            await coll.update_one({"_id": key, "rev": rev}, {"$set": body})
+        return await self._rev_of(coll, key) == body["rev"]
+
+    async def _rev_of(self, coll: AsyncCollection[dict[str, Any]], key: str) -> str | None:
+        """The stored revision: a write succeeded only if it is the one the write carried."""
+        async with translated():
+            raw = await coll.find_one({"_id": key}, {"rev": 1})
+        return raw.get("rev") if raw else None
 
 
 _COUNTS = ("enrolledCount", "completedCount", "certifiedCount")
+_COUNT_FIELDS = dict.fromkeys(_COUNTS, 1)
 
 
 def _body(doc: BaseModel, key: str, exclude: set[str] | None = None) -> dict[str, Any]:
     body = doc.model_dump(exclude=exclude)
     body["_id"] = key
-    body["rev"] = _new_rev()
+    body["rev"] = next_rev(getattr(doc, "rev", None))
     return body
 
 
-async def _until(attempt: Callable[[], Awaitable[bool]], rounds: int = 50) -> None:
+async def _until(attempt: Callable[[], Awaitable[bool]], rounds: int = _ROUNDS) -> None:
     async with translated():
         for _ in range(rounds):
             if await attempt():
                 return
-    raise StoreUnavailable("a document kept changing during an outbox acknowledgement")
+    raise StoreUnavailable("a document kept changing under a conditional write")

@@ -1,12 +1,13 @@
 """The fast subset of the fault suite (`python -m faults` runs them all, with a table).
 
 Kafka stopped and restarted, FerretDB stopped and restarted, under a running service that must
-wait, retry and resume without a restart. Each ends with the documents and certificate ids
-checked exactly against the pure fold.
+wait, retry and resume without a restart; two instances of one group writing the same
+documents, one of them SIGKILLed. Each ends with the documents and certificate ids checked
+exactly against the pure fold.
 
-Two instances writing the same documents are tested by `python -m faults --only group-changes`,
-not here: on FerretDB 1.x a conditional update is not an atomic compare-and-set, and that
-scenario can lose a race (docs/design.md, docs/reliability.md). It is exact on MongoDB.
+The two-instance test relies on conditional writes being atomic: they are on MongoDB, and on
+the local FerretDB because devstack installs `devstack/ferretdb/rev_guard.sql` into its
+PostgreSQL (docs/design.md, "Concurrent writers").
 
 These tests stop and start servers, so they need the local stack (`python -m devstack`).
 Without one (servers from testcontainers, or addresses that are not the local stack's) they
@@ -22,7 +23,14 @@ from typing import Any
 import pytest
 
 from devstack import LocalStack
-from faults.scenarios import Ctx, RunResult, kafka_restart, mongo_restart, new_env
+from faults.scenarios import (
+    Ctx,
+    RunResult,
+    group_changes,
+    kafka_restart,
+    mongo_restart,
+    new_env,
+)
 
 SEED = 7
 
@@ -100,4 +108,24 @@ async def test_ferretdb_stopped_and_restarted_under_a_running_service(
         mongo_db_name,
         tmp_path,
         modes=(False,),
+    )
+
+
+async def test_two_instances_in_one_group_one_killed_mid_stream(
+    stack: LocalStack | None,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+) -> None:
+    await _run_scenario(
+        group_changes,
+        "group",
+        stack,
+        (kafka_bootstrap, mongodb_uri),
+        topic_prefix,
+        mongo_db_name,
+        tmp_path,
+        three=False,
     )

@@ -104,8 +104,8 @@ async def test_outbox_entries_are_pending_until_acknowledged(store: MongoStore) 
     events = [{"id": "e1", "data": {"userId": doc.userId}}, {"id": "e2", "data": {}}]
     await store.save_enrolments([doc.model_copy(update={"outbox": events})])
     assert [d.key for d in await store.pending_outbox(10)] == [doc.key]
-    await store.ack_outbox(doc.key, {"e1"})
+    await store.ack_outbox({doc.key: {"e1"}})
     [left] = await store.pending_outbox(10)
     assert [e["id"] for e in left.outbox] == ["e2"]
-    await store.ack_outbox(doc.key, {"e2"})
+    await store.ack_outbox({doc.key: {"e2"}})
     assert await store.pending_outbox(10) == []
