@@ -130,6 +130,11 @@ class Servers:
         self.sources["mongodb"] = "local stack"
         return self._local_stack().mongodb_uri
 
+    def local_stack_info(self) -> StackInfo:
+        """The local stack's endpoints (secure ones included), started for this session if
+        needed (and then stopped at its end) whatever servers the session was given."""
+        return self._local_stack()
+
     def local_stack(self) -> LocalStack | None:
         """The LocalStack serving this session (to stop/start its servers), else None."""
         kafka, mongo = os.environ.get(KAFKA_ENV), os.environ.get(MONGO_ENV)
