@@ -148,7 +148,7 @@ class PostgresServer(Server):
         settings = {
             "listen_addresses": procs.LOOPBACK,
             "unix_socket_directories": str(self.socket_dir),
-            "max_connections": "400",  # two FerretDB pools of 100, and room to spare
+            "max_connections": "400",  # FerretDB's pools (250 and 50), and room to spare
             # A local stack: a crash of a process never loses a commit (WAL is written at
             # commit); only an OS crash could, which is what fsync would guard against.
             "fsync": "off",

@@ -249,12 +249,13 @@ class FerretServer(Server):
     def _pg_url(self) -> str:
         secrets = load_secrets(self.layout)
         who = "" if self.secure else f"{secrets.user}:{quote(secrets.mongo_password, safe='')}@"
-        # One backend connection is held per statement of a bulk write: the pool must exceed
-        # the service's bulk chunk (see docs/design.md).
+        # FerretDB holds one backend connection per statement of a bulk write until the
+        # command ends: the pool must exceed instances x the service's bulk chunk (50), or
+        # FerretDB deadlocks itself (docs/design.md). 250 leaves room for four instances.
         return (
             f"postgres://{who}{procs.LOOPBACK}:{self._pg_port()}/"
             f"{DATABASE_TLS if self.secure else DATABASE}"
-            "?pool_max_conns=100&sslmode=disable"
+            f"?pool_max_conns={50 if self.secure else 250}&sslmode=disable"
         )
 
     def command(self, ports: Ports) -> list[str]:
