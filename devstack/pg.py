@@ -165,7 +165,8 @@ class PostgresServer(Server):
         return procs.port_answers(ports["port"]) and self._psql(ports, "SELECT 1").returncode == 0
 
     def after_start(self, ports: Ports) -> None:
-        """Create the stack's role and database, and install the revision guard (idempotent)."""
+        """Create the stack's role and databases, and apply the revision guard and the lookup
+        indexes to them (idempotent)."""
         user, password = load_secrets(self.layout).user, load_secrets(self.layout).mongo_password
         role = (
             f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN "
@@ -173,12 +174,14 @@ class PostgresServer(Server):
             f"ALTER ROLE {user} PASSWORD '{password}';"
         )
         self._check(self._psql(ports, role), "creating the role")
-        guard = self.layout.root / "devstack" / "ferretdb" / "rev_guard.sql"
+        scripts = self.layout.root / "devstack" / "ferretdb"
         for name in (DATABASE, DATABASE_TLS):
             exists = self._psql(ports, f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
             if "1" not in exists.stdout:
                 self._check(self._psql(ports, f"CREATE DATABASE {name} OWNER {user}"), "createdb")
-            self._check(self._psql(ports, None, name, script=guard), "installing rev_guard.sql")
+            for script in ("rev_guard.sql", "id_index.sql"):
+                done = self._psql(ports, None, name, script=scripts / script)
+                self._check(done, f"applying {script}")
 
     def _psql(
         self, ports: Ports, sql: str | None, database: str = "postgres", script: Path | None = None
