@@ -50,6 +50,7 @@ async def wired(
         db_name or settings.db,
         timeout_ms=settings.mongo_timeout_ms,
         bulk_chunk=settings.mongo_bulk_chunk,
+        write_concurrency=settings.mongo_write_concurrency,
         **settings.mongo_client_options(),
     )
 

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16_777_216, description="producer limit; >= max_event_bytes")
     mongo_timeout_ms: int = Field(30_000, ge=100, description="bound on every MongoDB operation")
     mongo_bulk_chunk: int = Field(50, ge=1, le=90, description="operations per bulk command")
+    mongo_write_concurrency: int = Field(1, ge=1, le=8, description="bulk commands in flight")
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(5.0, gt=0, description="batch counts while busy")

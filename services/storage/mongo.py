@@ -13,6 +13,7 @@ the stored one's successor); the read-back is how a writer learns that it lost.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 _DUPLICATE_KEY = 11000
 _CHUNK = 1000
+_POINT_LOOKUPS_IN_FLIGHT = 8
 _ROUNDS = 50  # conditional writes tried before giving up (each round re-reads)
 # FerretDB 1.24 holds one backend connection per statement of a multi-statement `update`
 # command until the command ends; past its pool size (100 on SQLite) the server deadlocks
@@ -69,10 +71,15 @@ class MongoStore:
     """Batches, courses and enrolments in one database; `rev` guards every replace."""
 
     def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], bulk_chunk: int = DEFAULT_BULK_CHUNK
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        bulk_chunk: int = DEFAULT_BULK_CHUNK,
+        write_concurrency: int = 1,
     ) -> None:
         self._db = db
         self._bulk_chunk = bulk_chunk
+        self._write_concurrency = write_concurrency
+        self._lookup_by_point: bool | None = None  # decided on first use (see _by_ids)
         self.batches: AsyncCollection[dict[str, Any]] = db["batches"]
         self.courses: AsyncCollection[dict[str, Any]] = db["courses"]
         self.enrolments: AsyncCollection[dict[str, Any]] = db["enrolments"]
@@ -85,6 +92,7 @@ class MongoStore:
         *,
         timeout_ms: int = 30_000,
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
+        write_concurrency: int = 1,
         **client_options: Any,
     ) -> tuple[AsyncMongoClient[dict[str, Any]], MongoStore]:
         """A client (timezone-aware datetimes) and a store over its database.
@@ -100,7 +108,7 @@ class MongoStore:
             appname="batch-service",
             **client_options,
         )
-        return client, cls(client[db_name], bulk_chunk)
+        return client, cls(client[db_name], bulk_chunk, write_concurrency)
 
     async def create_indexes(self) -> None:
         """The unique (batchId, userId) index of the contract, and those the queries need."""
@@ -152,13 +160,7 @@ class MongoStore:
             else:
                 writes.append(ReplaceOne({"_id": doc.key, "rev": doc.rev}, body))
         async with translated():
-            for start in range(0, len(writes), self._bulk_chunk):
-                try:
-                    chunk = writes[start : start + self._bulk_chunk]
-                    await self.enrolments.bulk_write(chunk, ordered=False)
-                except BulkWriteError as exc:
-                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                        raise
+            await self._bulk(self.enrolments, writes)
             # Which writes lost a race: those whose document does not carry our new rev.
             current = await self._revs(self.enrolments, bodies)
         return {key for key, rev in bodies.items() if current.get(key) != rev}
@@ -232,10 +234,7 @@ class MongoStore:
             writes: list[UpdateOne] = []
             revs: dict[str, str] = {}
             async with translated():
-                cursor = self.enrolments.find(
-                    {"_id": {"$in": list(pending)}}, {"outbox": 1, "rev": 1}
-                )
-                async for raw in cursor:
+                for raw in await self._by_ids(self.enrolments, pending, {"outbox": 1, "rev": 1}):
                     outbox = raw.get("outbox", [])
                     left = [e for e in outbox if e.get("id") not in pending[raw["_id"]]]
                     if len(left) == len(outbox):
@@ -243,23 +242,69 @@ class MongoStore:
                     revs[raw["_id"]] = rev = next_rev(raw.get("rev"))
                     update = {"$set": {"outbox": left, "hasOutbox": bool(left), "rev": rev}}
                     writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
-                for start in range(0, len(writes), self._bulk_chunk):
-                    chunk = writes[start : start + self._bulk_chunk]
-                    await self.enrolments.bulk_write(chunk, ordered=False)
+                await self._bulk(self.enrolments, writes)
                 current = await self._revs(self.enrolments, revs)
             pending = {key: pending[key] for key, rev in revs.items() if current.get(key) != rev}
         raise StoreUnavailable("documents kept changing during an outbox acknowledgement")
+
+    async def _bulk(self, coll: AsyncCollection[dict[str, Any]], writes: Sequence[Any]) -> None:
+        """Unordered bulk writes in chunks, `write_concurrency` chunks in flight at once. A
+        duplicate insert is a lost race (the caller reads revisions back); anything else raises
+        once every chunk has finished, so no write is left running behind the error."""
+        gate = asyncio.Semaphore(self._write_concurrency)
+
+        async def send(chunk: Sequence[Any]) -> None:
+            async with gate:
+                try:
+                    await coll.bulk_write(list(chunk), ordered=False)
+                except BulkWriteError as exc:
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                        raise
+
+        size = self._bulk_chunk
+        chunks = [writes[start : start + size] for start in range(0, len(writes), size)]
+        results = await asyncio.gather(*map(send, chunks), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _revs(
         self, coll: AsyncCollection[dict[str, Any]], keys: Iterable[str]
     ) -> dict[str, str | None]:
         """The stored revision of each document that exists."""
-        wanted = list(keys)
-        found: dict[str, str | None] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            cursor = coll.find({"_id": {"$in": wanted[start : start + _CHUNK]}}, {"rev": 1})
-            found.update({raw["_id"]: raw.get("rev") async for raw in cursor})
-        return found
+        return {raw["_id"]: raw.get("rev") for raw in await self._by_ids(coll, keys, {"rev": 1})}
+
+    async def _by_ids(
+        self,
+        coll: AsyncCollection[dict[str, Any]],
+        ids: Iterable[str],
+        projection: dict[str, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The documents with these ids. MongoDB answers `{_id: {$in: [...]}}` from its index;
+        FerretDB 1.x pushes no `$in` down and reads the whole collection for it, so there the
+        ids are looked up one by one (each an indexed equality), several at a time."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        if not await self._point_lookups():
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                found += [raw async for raw in coll.find({"_id": {"$in": chunk}}, projection)]
+            return found
+        gate = asyncio.Semaphore(_POINT_LOOKUPS_IN_FLIGHT)
+
+        async def one(key: str) -> dict[str, Any] | None:
+            async with gate:
+                return await coll.find_one({"_id": key}, projection)
+
+        return [raw for raw in await asyncio.gather(*map(one, wanted)) if raw is not None]
+
+    async def _point_lookups(self) -> bool:
+        if self._lookup_by_point is None:
+            info = await self._db.client.admin.command("buildInfo")
+            self._lookup_by_point = "ferretdbVersion" in info
+        return self._lookup_by_point
 
     async def dump(self, collection: str) -> dict[str, dict[str, Any]]:
         """Every document of a collection by `_id` (for reports; loads it all in memory)."""
@@ -293,13 +338,8 @@ class MongoStore:
     async def _find(
         self, coll: AsyncCollection[dict[str, Any]], model: type[M], ids: Iterable[str]
     ) -> list[M]:
-        wanted = list(dict.fromkeys(ids))
-        found: list[M] = []
         async with translated():
-            for start in range(0, len(wanted), _CHUNK):
-                cursor = coll.find({"_id": {"$in": wanted[start : start + _CHUNK]}})
-                found += [model.model_validate(raw) async for raw in cursor]
-        return found
+            return [model.model_validate(raw) for raw in await self._by_ids(coll, ids)]
 
     async def _save_one(
         self,
