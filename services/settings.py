@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     mongo_write_concurrency: int = Field(1, ge=1, le=8, description="bulk commands in flight")
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
-    recount_interval_s: float = Field(5.0, gt=0, description="batch counts while busy")
+    recount_interval_s: float = Field(30.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
     fetch_partition_bytes: int = Field(1_048_576, ge=1024, description="per partition per fetch")
     fetch_max_bytes: int = Field(
