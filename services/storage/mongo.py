@@ -150,20 +150,23 @@ class MongoStore:
         if not docs:
             return set()
         writes: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
-        bodies: dict[str, str] = {}
+        keys: list[str] = []
+        replaced: dict[str, str] = {}  # key -> the revision our replace carries
         for doc in docs:
             body = _body(doc, doc.key)
             body["hasOutbox"] = bool(doc.outbox)
-            bodies[doc.key] = body["rev"]
+            keys.append(doc.key)
             if doc.rev is None:
                 writes.append(InsertOne(body))
             else:
                 writes.append(ReplaceOne({"_id": doc.key, "rev": doc.rev}, body))
+                replaced[doc.key] = body["rev"]
         async with translated():
-            await self._bulk(self.enrolments, writes)
-            # Which writes lost a race: those whose document does not carry our new rev.
-            current = await self._revs(self.enrolments, bodies)
-        return {key for key, rev in bodies.items() if current.get(key) != rev}
+            # An insert fails atomically on the unique _id: its error names the lost race.
+            lost = {keys[i] for i in await self._bulk(self.enrolments, writes)}
+            # A replace may report success and still have lost (FerretDB): read back.
+            current = await self._revs(self.enrolments, replaced)
+        return lost | {key for key, rev in replaced.items() if current.get(key) != rev}
 
     async def mark_counts_stale(self, batch_ids: Iterable[str]) -> None:
         """Note that these batches' counts need a recount (persisted, so a crash loses nothing).
@@ -252,26 +255,34 @@ class MongoStore:
             pending = {key: pending[key] for key, rev in revs.items() if current.get(key) != rev}
         raise StoreUnavailable("documents kept changing during an outbox acknowledgement")
 
-    async def _bulk(self, coll: AsyncCollection[dict[str, Any]], writes: Sequence[Any]) -> None:
-        """Unordered bulk writes in chunks, `write_concurrency` chunks in flight at once. A
-        duplicate insert is a lost race (the caller reads revisions back); anything else raises
-        once every chunk has finished, so no write is left running behind the error."""
+    async def _bulk(self, coll: AsyncCollection[dict[str, Any]], writes: Sequence[Any]) -> set[int]:
+        """Unordered bulk writes in chunks, `write_concurrency` chunks in flight at once.
+        Returns the positions of the writes that failed on a duplicate key (a lost race);
+        any other error raises once every chunk has finished, so no write is left running
+        behind it."""
         gate = asyncio.Semaphore(self._write_concurrency)
 
-        async def send(chunk: Sequence[Any]) -> None:
+        async def send(start: int) -> set[int]:
             async with gate:
                 try:
-                    await coll.bulk_write(list(chunk), ordered=False)
+                    await coll.bulk_write(list(writes[start : start + size]), ordered=False)
                 except BulkWriteError as exc:
-                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                    errors = exc.details["writeErrors"]
+                    if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                         raise
+                    return {start + int(e["index"]) for e in errors}
+            return set()
 
         size = self._bulk_chunk
-        chunks = [writes[start : start + size] for start in range(0, len(writes), size)]
-        results = await asyncio.gather(*map(send, chunks), return_exceptions=True)
+        results = await asyncio.gather(
+            *map(send, range(0, len(writes), size)), return_exceptions=True
+        )
+        failed: set[int] = set()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+            failed |= result
+        return failed
 
     async def _revs(
         self, coll: AsyncCollection[dict[str, Any]], keys: Iterable[str]
