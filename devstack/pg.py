@@ -81,6 +81,7 @@ class PostgresServer(Server):
 
     name = "postgres"
     port_keys = ("port",)
+    _found: Path | None = None  # the binaries' folder, once looked up
 
     @property
     def workdir(self) -> Path:
@@ -104,7 +105,9 @@ class PostgresServer(Server):
         return ["postgres", f"-D{self.data_dir}"]
 
     def _bindir(self) -> Path:
-        return ensure_installed()
+        if self._found is None:
+            self._found = ensure_installed()
+        return self._found
 
     def _as_owner(self, cmd: list[str]) -> list[str]:
         if os.geteuid() != 0:
@@ -167,7 +170,8 @@ class PostgresServer(Server):
     def after_start(self, ports: Ports) -> None:
         """Create the stack's role and databases, and apply the revision guard and the lookup
         indexes to them (idempotent)."""
-        user, password = load_secrets(self.layout).user, load_secrets(self.layout).mongo_password
+        secrets = load_secrets(self.layout)
+        user, password = secrets.user, secrets.mongo_password
         role = (
             f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN "
             f"CREATE ROLE {user} LOGIN; END IF; END$$;"

@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     mongodb_tls_ca_file: str | None = Field(None, description="set: TLS on, verified by this CA")
 
     def mongo_client_options(self) -> dict[str, Any]:
-        """Keyword arguments for AsyncMongoClient beyond the URI (only those that are set)."""
+        """Keyword arguments for AsyncMongoClient beyond the URI (only those that are set; an
+        empty value counts as unset)."""
         options: dict[str, Any] = {
             "username": self.mongodb_username,
             "password": self.mongodb_password.get_secret_value() if self.mongodb_password else None,
@@ -68,4 +69,4 @@ class Settings(BaseSettings):
         }
         if self.mongodb_tls_ca_file:
             options.update(tls=True, tlsCAFile=self.mongodb_tls_ca_file)
-        return {key: value for key, value in options.items() if value is not None}
+        return {key: value for key, value in options.items() if value not in (None, "")}

@@ -173,12 +173,11 @@ class MongoStore:
 
         A mark is an insert with an id of its own, never an update of the batch: inserts cannot
         race, and a recount deletes exactly the marks it saw, so a mark made meanwhile stays."""
-        marks = [{"_id": f"{b}\n{os.urandom(8).hex()}", "batchId": b} for b in set(batch_ids)]
+        marks = [
+            InsertOne({"_id": f"{b}\n{os.urandom(8).hex()}", "batchId": b}) for b in set(batch_ids)
+        ]
         async with translated():
-            for start in range(0, len(marks), self._bulk_chunk):
-                await self._db[COUNT_MARKS].insert_many(
-                    marks[start : start + self._bulk_chunk], ordered=False
-                )
+            await self._bulk(self._db[COUNT_MARKS], marks)
 
     async def recount_stale(self) -> int:
         """Recount every batch with a mark, then delete the marks seen; returns how many
@@ -202,10 +201,8 @@ class MongoStore:
             raw = await self.batches.find_one({"_id": batch_id}, {"rev": 1, **_COUNT_FIELDS})
             if raw is None or all(raw.get(name) == n for name, n in counts.items()):
                 return True  # nothing to write: the revision stays as it is
-            rev = next_rev(raw.get("rev"))
-            update = {"$set": {**counts, "rev": rev}}
-            await self.batches.update_one({"_id": batch_id, "rev": raw.get("rev")}, update)
-            return await self._rev_of(self.batches, batch_id) == rev
+            fields = {**counts, "rev": next_rev(raw.get("rev"))}
+            return await self._set_if_current(self.batches, batch_id, raw.get("rev"), fields)
 
         await _until(attempt)
 
@@ -373,8 +370,20 @@ class MongoStore:
                     return True
                 except DuplicateKeyError:
                     return False
-            await coll.update_one({"_id": key, "rev": rev}, {"$set": body})
-        return await self._rev_of(coll, key) == body["rev"]
+        return await self._set_if_current(coll, key, rev, body)
+
+    async def _set_if_current(
+        self,
+        coll: AsyncCollection[dict[str, Any]],
+        key: str,
+        rev: str | None,
+        fields: dict[str, Any],
+    ) -> bool:
+        """`$set` these fields (their `rev` the successor of `rev`) if the document still has
+        `rev`; True when the stored revision is then ours (the write won)."""
+        async with translated():
+            await coll.update_one({"_id": key, "rev": rev}, {"$set": fields})
+        return await self._rev_of(coll, key) == fields["rev"]
 
     async def _rev_of(self, coll: AsyncCollection[dict[str, Any]], key: str) -> str | None:
         """The stored revision: a write succeeded only if it is the one the write carried."""
