@@ -1,4 +1,9 @@
-"""What the orchestration needs from the outside world, as Protocols (no driver imports)."""
+"""What the orchestration needs from the outside world, as Protocols (no driver imports).
+
+The store is split by job: documents (load, guarded save), the outbox, counts, replay
+checkpoints and maintenance (dump, swap). `Stores` bundles them; the MongoDB adapter and the
+in-memory fake both provide one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,19 @@ from typing import Any, Protocol
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
 from schemas.events import Event
+from schemas.outbound import CertificateEligible
 
-__all__ = ["DeadLetter", "EventPublisher", "Received", "Store"]
+__all__ = [
+    "CheckpointStore",
+    "CountStore",
+    "DeadLetter",
+    "DocumentStore",
+    "EventPublisher",
+    "MaintenanceStore",
+    "OutboxStore",
+    "Received",
+    "Stores",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +52,7 @@ class DeadLetter:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class Store(Protocol):
+class DocumentStore(Protocol):
     """Documents with optimistic concurrency: a save succeeds only if `rev` is still current."""
 
     async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]: ...
@@ -49,33 +65,81 @@ class Store(Protocol):
 
     async def batch_ids_of_course(self, course_id: str) -> list[str]: ...
 
-    async def save_course(self, doc: CourseDoc) -> bool: ...
+    async def save_course(self, doc: CourseDoc) -> bool:
+        """Insert (no `rev`) or replace (`rev` still current); False when another writer won."""
+        ...
 
-    async def save_batch(self, doc: BatchDoc) -> bool: ...
+    async def save_batch(self, doc: BatchDoc) -> bool:
+        """Like `save_course`; the counts are the count store's and are never overwritten."""
+        ...
 
     async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
         """Save; return the keys whose `rev` was no longer current (nothing written for them)."""
         ...
 
-    async def mark_counts_stale(self, batch_ids: Iterable[str]) -> None:
-        """Persist that these batches' counts need recounting."""
+
+class OutboxStore(Protocol):
+    """Announcements written with the documents that decided them, until Kafka has them."""
+
+    async def pending(self, limit: int) -> list[EnrolmentDoc]:
+        """Documents with announcements still to publish (at most `limit`)."""
         ...
 
-    async def recount_stale(self) -> int:
-        """Recount the batches marked stale (exact for the writes made before the call)."""
-        ...
-
-    async def pending_outbox(self, limit: int) -> list[EnrolmentDoc]: ...
-
-    async def ack_outbox(self, acks: Mapping[str, set[str]]) -> None:
+    async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
         """Remove these entries (event ids by enrolment key) from the documents' outboxes:
         they were published."""
         ...
 
 
+class CountStore(Protocol):
+    """Batch counts, recounted from the enrolments for the batches marked stale."""
+
+    async def mark_stale(self, batch_ids: Iterable[str]) -> None:
+        """Persist that these batches' counts need recounting."""
+        ...
+
+    async def recount_stale(self) -> int:
+        """Recount the batches marked stale (exact for the writes made before the call);
+        returns how many were recounted."""
+        ...
+
+
+class CheckpointStore(Protocol):
+    """How far a replay got, kept in the database it writes to."""
+
+    async def save(self, name: str, state: dict[str, Any]) -> None: ...
+
+    async def load(self, name: str) -> dict[str, Any] | None: ...
+
+    async def drop(self, name: str) -> None: ...
+
+
+class MaintenanceStore(Protocol):
+    """Whole-collection operations for operators' tools (reports, swaps)."""
+
+    async def dump(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Every document of a collection by `_id` (loads it all in memory)."""
+        ...
+
+    async def replace_all(self, collection: str, docs: Iterable[dict[str, Any]]) -> int:
+        """Make the collection hold exactly these documents (not atomic: stop writers first)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store port of one database."""
+
+    documents: DocumentStore
+    outbox: OutboxStore
+    counts: CountStore
+    checkpoints: CheckpointStore
+    maintenance: MaintenanceStore
+
+
 class EventPublisher(Protocol):
     """Kafka, seen from the orchestration. Each call returns once the broker acknowledged all."""
 
-    async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None: ...
+    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None: ...
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...

@@ -21,7 +21,7 @@ from schemas.topics import Topics
 from services.pipeline import Pipeline
 from services.ports import Received
 from services.settings import Settings
-from services.storage.mongo import MongoStore
+from services.storage import MongoStore
 
 WRITERS = 3
 ROUNDS = 8
@@ -33,19 +33,19 @@ async def pipelines(
     kafka_bootstrap: str, mongodb_uri: str, mongo_db_name: str, topic_prefix: str
 ) -> AsyncIterator[list[Pipeline]]:
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
-    clients, made = [], []
+    stores, made = [], []
     publisher = KafkaPublisher(settings, Topics(topic_prefix))
     await publisher.start()
     try:
         for _ in range(WRITERS):
-            client, store = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=30_000)
+            store = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=30_000)
             await store.create_indexes()
-            clients.append(client)
-            made.append(Pipeline(store, publisher))
+            stores.append(store)
+            made.append(Pipeline(store.stores(), publisher))
         yield made
     finally:
-        for client in clients:
-            await client.close()
+        for store in stores:
+            await store.close()
         await publisher.stop()
 
 
@@ -73,11 +73,8 @@ async def test_concurrent_writers_of_the_same_documents_lose_no_fact(
 
     await asyncio.gather(*(writer(i, p) for i, p in enumerate(pipelines)))
 
-    client, store = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=30_000)
-    try:
-        docs = await store.get_enrolments(f"b.$1\nu{n}" for n in range(LEARNERS))
-    finally:
-        await client.close()
+    async with MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=30_000) as store:
+        docs = await store.documents.get_enrolments(f"b.$1\nu{n}" for n in range(LEARNERS))
     assert len(docs) == LEARNERS
     wanted = {f"c-w{w}-r{r}" for w in range(WRITERS) for r in range(ROUNDS)}
     for key, doc in docs.items():

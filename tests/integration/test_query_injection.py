@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from schemas.documents import BatchDoc, ContentFacts, EnrolmentDoc, LearnerFacts
-from services.storage.mongo import MongoStore
-from tests.e2e.harness import Env, ServiceProcess, caught_up, publish
-from tests.streams import generate_stream
+from services.ports import DocumentStore, Stores
+from services.storage import MongoStore
+from testkit.harness import Env, ServiceProcess, caught_up, publish
+from testkit.streams import generate_stream
 
 # Strings a naive store could turn into operators, paths or patterns.
 HOSTILE_IDS = [
@@ -35,11 +36,15 @@ OTHER = "zzz-other"
 
 
 @pytest.fixture
-async def store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[MongoStore]:
-    client, store = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=20_000)
-    await store.create_indexes()
-    yield store
-    await client.close()
+async def stores(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Stores]:
+    async with MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=20_000) as mongo:
+        await mongo.create_indexes()
+        yield mongo.stores()
+
+
+@pytest.fixture
+def store(stores: Stores) -> DocumentStore:
+    return stores.documents
 
 
 def _batch(batch_id: str, course_id: str = "c") -> BatchDoc:
@@ -62,7 +67,9 @@ def _enrolment(batch_id: str, user_id: str, content_id: str = "c1") -> Enrolment
 
 
 @pytest.mark.parametrize("odd", HOSTILE_IDS)
-async def test_an_operator_looking_user_id_matches_only_itself(store: MongoStore, odd: str) -> None:
+async def test_an_operator_looking_user_id_matches_only_itself(
+    store: DocumentStore, odd: str
+) -> None:
     mine, other = _enrolment("b", odd, content_id=odd), _enrolment("b", OTHER)
     assert await store.save_enrolments([mine, other]) == set()
     found = await store.get_enrolments([mine.key])
@@ -78,7 +85,7 @@ async def test_an_operator_looking_user_id_matches_only_itself(store: MongoStore
 
 @pytest.mark.parametrize("odd", HOSTILE_IDS)
 async def test_an_operator_looking_batch_id_matches_only_itself(
-    store: MongoStore, odd: str
+    store: DocumentStore, stores: Stores, odd: str
 ) -> None:
     assert await store.save_batch(_batch(odd, course_id=odd))
     assert await store.save_batch(_batch(OTHER))
@@ -89,12 +96,12 @@ async def test_an_operator_looking_batch_id_matches_only_itself(
     of_batch = await store.enrolments_of_batch(odd)
     assert [(d.batchId, d.userId) for d in of_batch] == [(odd, "u1")]
     # An update filtered by the id marks, and a recount then counts, only that batch.
-    await store.mark_counts_stale([odd])
-    assert await store.recount_stale() == 1
-    assert await store.recount_stale() == 0
+    await stores.counts.mark_stale([odd])
+    assert await stores.counts.recount_stale() == 1
+    assert await stores.counts.recount_stale() == 0
 
 
-async def test_an_operator_looking_id_is_never_a_key_of_the_query(store: MongoStore) -> None:
+async def test_an_operator_looking_id_is_never_a_key_of_the_query(store: DocumentStore) -> None:
     # The `_id` of an enrolment is "batchId\nuserId"; a lookup by the key of an object-looking
     # pair still matches nothing but that string.
     docs = [_enrolment(OTHER, "u"), _enrolment("b", "u")]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from services.storage.mongo import next_rev
+from services.storage.revisions import next_rev
 
 
 def _counter(rev: str) -> int:

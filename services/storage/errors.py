@@ -1,0 +1,29 @@
+"""The MongoDB adapter's error translator: driver errors become the service's errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pymongo.errors import OperationFailure, PyMongoError
+
+from services.errors import StoreUnavailable
+
+__all__ = ["mongo_errors"]
+
+# Server error codes that mean "try again": timeouts, shutdown in progress, not primary.
+_TRANSIENT_CODES = (50, 91, 189, 11600, 11602)
+
+
+@asynccontextmanager
+async def mongo_errors() -> AsyncIterator[None]:
+    """Transient driver errors become `StoreUnavailable` (retriable); others propagate."""
+    try:
+        yield
+    except OperationFailure as exc:
+        transient = exc.timeout or exc.has_error_label("RetryableWriteError")
+        if transient or exc.code in _TRANSIENT_CODES:
+            raise StoreUnavailable(str(exc)) from exc
+        raise
+    except PyMongoError as exc:  # connection refused, timeouts, server selection, network
+        raise StoreUnavailable(str(exc)) from exc

@@ -1,0 +1,181 @@
+"""An in-memory store with the MongoDB store's behaviour: guarded saves, conflicts, marks.
+
+It passes the same contract suite as the MongoDB store (tests/integration/test_store_contract.py)
+and lets the pipeline be tested without servers. Documents are kept in their stored form
+(plain dicts), so nothing a caller holds can change what is stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from services.ports import Stores
+from services.storage.documents import COUNT_FIELDS
+from services.storage.revisions import body_of, next_rev
+
+__all__ = ["InMemoryStore"]
+
+Raw = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Collections:
+    """Named collections of raw documents by `_id`."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, Raw]] = {}
+
+    def __getitem__(self, name: str) -> dict[str, Raw]:
+        return self.by_name.setdefault(name, {})
+
+
+class InMemoryDocuments:
+    """The `DocumentStore` port in memory."""
+
+    def __init__(self, colls: _Collections) -> None:
+        self._colls = colls
+
+    async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]:
+        return self._load("courses", CourseDoc, ids)
+
+    async def get_batches(self, ids: Iterable[str]) -> dict[str, BatchDoc]:
+        return self._load("batches", BatchDoc, ids)
+
+    async def get_enrolments(self, keys: Iterable[str]) -> dict[str, EnrolmentDoc]:
+        return self._load("enrolments", EnrolmentDoc, keys)
+
+    async def enrolments_of_batch(self, batch_id: str) -> list[EnrolmentDoc]:
+        found = self._colls["enrolments"].values()
+        return [EnrolmentDoc.model_validate(r) for r in found if r["batchId"] == batch_id]
+
+    async def batch_ids_of_course(self, course_id: str) -> list[str]:
+        return [k for k, r in self._colls["batches"].items() if r["courseId"] == course_id]
+
+    async def save_course(self, doc: CourseDoc) -> bool:
+        return self._save("courses", doc.courseId, doc)
+
+    async def save_batch(self, doc: BatchDoc) -> bool:
+        return self._save("batches", doc.batchId, doc, keep=COUNT_FIELDS)
+
+    async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
+        return {d.key for d in docs if not self._save("enrolments", d.key, d)}
+
+    def _load(self, name: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:
+        coll = self._colls[name]
+        return {k: model.model_validate(coll[k]) for k in dict.fromkeys(ids) if k in coll}
+
+    def _save(self, name: str, key: str, doc: BaseModel, keep: tuple[str, ...] = ()) -> bool:
+        coll = self._colls[name]
+        stored = coll.get(key)
+        rev = getattr(doc, "rev", None)
+        if (stored is None) != (rev is None) or (stored and stored.get("rev") != rev):
+            return False  # an insert of what exists, or a replace of a revision not current
+        body = body_of(doc, key, exclude=set(keep))
+        if isinstance(doc, EnrolmentDoc):
+            body["hasOutbox"] = bool(doc.outbox)
+        kept = {f: stored[f] for f in keep if stored and f in stored}
+        coll[key] = {**body, **kept}
+        return True
+
+
+class InMemoryOutbox:
+    """The `OutboxStore` port in memory."""
+
+    def __init__(self, colls: _Collections) -> None:
+        self._colls = colls
+
+    async def pending(self, limit: int) -> list[EnrolmentDoc]:
+        found = (r for r in self._colls["enrolments"].values() if r.get("hasOutbox"))
+        return [EnrolmentDoc.model_validate(r) for r in itertools.islice(found, limit)]
+
+    async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
+        for key, ids in acks.items():
+            raw = self._colls["enrolments"].get(key)
+            if raw is None:
+                continue
+            left = [e for e in raw.get("outbox", []) if e["id"] not in ids]
+            if len(left) != len(raw.get("outbox", [])):
+                raw.update(outbox=left, hasOutbox=bool(left), rev=next_rev(raw.get("rev")))
+
+
+class InMemoryCounts:
+    """The `CountStore` port in memory: a set of stale batch ids."""
+
+    def __init__(self, colls: _Collections) -> None:
+        self._colls = colls
+        self._stale: set[str] = set()
+
+    async def mark_stale(self, batch_ids: Iterable[str]) -> None:
+        self._stale.update(batch_ids)
+
+    async def recount_stale(self) -> int:
+        stale, self._stale = self._stale, set()
+        batches = self._colls["batches"]
+        existing = [b for b in stale if b in batches]
+        for batch_id in existing:
+            counts = self._counts(batch_id)
+            raw = batches[batch_id]
+            if any(raw.get(name) != n for name, n in counts.items()):
+                raw.update(counts, rev=next_rev(raw.get("rev")))
+        return len(existing)
+
+    def _counts(self, batch_id: str) -> dict[str, int]:
+        docs = [r for r in self._colls["enrolments"].values() if r["batchId"] == batch_id]
+        enrolled = [r for r in docs if r.get("enrolled") is True]
+        return {
+            "enrolledCount": len(enrolled),
+            "completedCount": sum(r.get("progressStatus") == 2 for r in enrolled),
+            "certifiedCount": sum(bool(r.get("certificates")) for r in docs),
+        }
+
+
+class InMemoryCheckpoints:
+    """The `CheckpointStore` port in memory."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, dict[str, Any]] = {}
+
+    async def save(self, name: str, state: dict[str, Any]) -> None:
+        self._saved[name] = copy.deepcopy(state)
+
+    async def load(self, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self._saved.get(name))
+
+    async def drop(self, name: str) -> None:
+        self._saved.pop(name, None)
+
+
+class InMemoryMaintenance:
+    """The `MaintenanceStore` port in memory."""
+
+    def __init__(self, colls: _Collections) -> None:
+        self._colls = colls
+
+    async def dump(self, collection: str) -> dict[str, Raw]:
+        return copy.deepcopy(self._colls[collection])
+
+    async def replace_all(self, collection: str, docs: Iterable[Raw]) -> int:
+        self._colls.by_name[collection] = {d["_id"]: copy.deepcopy(d) for d in docs}
+        return len(self._colls.by_name[collection])
+
+
+class InMemoryStore:
+    """Every store port over one in-memory database."""
+
+    def __init__(self) -> None:
+        colls = _Collections()
+        self.documents = InMemoryDocuments(colls)
+        self.outbox = InMemoryOutbox(colls)
+        self.counts = InMemoryCounts(colls)
+        self.checkpoints = InMemoryCheckpoints()
+        self.maintenance = InMemoryMaintenance(colls)
+
+    def stores(self) -> Stores:
+        """The ports the orchestration uses."""
+        return Stores(self.documents, self.outbox, self.counts, self.checkpoints, self.maintenance)

@@ -1,0 +1,63 @@
+"""The outbox: announcements kept in the enrolment documents until Kafka acknowledged them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from schemas.documents import EnrolmentDoc
+from services.errors import DocumentKeptChanging
+from services.storage.errors import mongo_errors
+from services.storage.guarded import GuardedWrites
+from services.storage.revisions import ROUNDS, next_rev
+
+__all__ = ["MongoOutbox"]
+
+Raw = dict[str, Any]
+
+
+class MongoOutbox:
+    """The `OutboxStore` port: `hasOutbox` (indexed) marks documents with entries."""
+
+    def __init__(self, enrolments: AsyncCollection[Raw], guarded: GuardedWrites) -> None:
+        self._enrolments = enrolments
+        self._guarded = guarded
+
+    async def pending(self, limit: int) -> list[EnrolmentDoc]:
+        async with mongo_errors():
+            cursor = self._enrolments.find({"hasOutbox": True}).limit(limit)
+            return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+
+    async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
+        """Remove these published entries from these documents' outboxes, in a few round trips
+        for all of them: read, write what is left with the next revision, read back. Documents
+        that changed meanwhile are done again."""
+        pending = dict(acks)
+        for _ in range(ROUNDS):
+            if not pending:
+                return
+            revs = await self._write_what_is_left(pending)
+            current = await self._guarded.stored_revs(self._enrolments, revs)
+            pending = {key: pending[key] for key, rev in revs.items() if current.get(key) != rev}
+        raise DocumentKeptChanging("documents kept changing during an outbox acknowledgement")
+
+    async def _write_what_is_left(self, pending: Mapping[str, set[str]]) -> dict[str, str]:
+        """One guarded update per document that still holds an acknowledged entry; returns
+        the revision each update carries."""
+        writes: list[UpdateOne] = []
+        revs: dict[str, str] = {}
+        projection = {"outbox": 1, "rev": 1}
+        async with mongo_errors():
+            for raw in await self._guarded.lookup.by_ids(self._enrolments, pending, projection):
+                outbox = raw.get("outbox", [])
+                left = [e for e in outbox if e.get("id") not in pending[raw["_id"]]]
+                if len(left) == len(outbox):
+                    continue  # acknowledged already (by a relay, say)
+                revs[raw["_id"]] = rev = next_rev(raw.get("rev"))
+                update = {"$set": {"outbox": left, "hasOutbox": bool(left), "rev": rev}}
+                writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
+            await self._guarded.bulk.write(self._enrolments, writes)
+        return revs

@@ -1,0 +1,159 @@
+"""One contract for every store: the MongoDB store (against the real server) and the
+in-memory store must behave alike: optimistic saves, conflicts, counts, the outbox,
+checkpoints and maintenance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from schemas.documents import BatchDoc, Certificate, EnrolmentDoc
+from schemas.outbound import CertificateEligible, CertificateEligibleData
+from schemas.types import parse_time
+from services.ports import Stores
+from services.storage import InMemoryStore, MongoStore
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    if request.param == "memory":
+        yield InMemoryStore().stores()
+        return
+    uri = request.getfixturevalue("mongodb_uri")
+    db_name = request.getfixturevalue("mongo_db_name")
+    async with MongoStore.connect(uri, db_name, timeout_ms=20_000) as mongo:
+        await mongo.create_indexes()
+        yield mongo.stores()
+
+
+def _batch(batch_id: str) -> BatchDoc:
+    return BatchDoc(
+        batchId=batch_id,
+        courseId="c",
+        name="n",
+        enrollmentType="open",
+        startDate="2026-01-01",
+        endDate=None,
+        enrollmentEndDate=None,
+        mentors=[],
+        certificateTemplates=[],
+    )
+
+
+def _docs(n: int, batch: str = "b.$1") -> list[EnrolmentDoc]:
+    return [EnrolmentDoc(batchId=batch, userId=f"user.{i} $é") for i in range(n)]
+
+
+def _event(event_id: str, user_id: str) -> CertificateEligible:
+    data = CertificateEligibleData(
+        batchId="b.$1",
+        courseId="c",
+        userId=user_id,
+        templateId=event_id,
+        completionPercentage=100.0,
+        scorePercentage=None,
+        completedAt=None,
+    )
+    return CertificateEligible(id=event_id, time="2026-01-02T00:00:00Z", data=data)
+
+
+async def test_saving_hundreds_of_documents_at_once_completes(stores: Stores) -> None:
+    # FerretDB 1.24 deadlocks on one `update` command with more statements than its pool
+    # holds; the store must split bulk writes (this test hangs, then times out, without it).
+    docs = stores.documents
+    assert await docs.get_enrolments([]) == {}
+    assert await docs.save_enrolments(_docs(300)) == set()
+    loaded = await docs.get_enrolments(d.key for d in _docs(300))
+    changed = [d.model_copy(update={"enrolled": True}) for d in loaded.values()]
+    assert await docs.save_enrolments(changed) == set()
+    again = await docs.get_enrolments(d.key for d in _docs(300))
+    assert len(again) == 300 and all(d.enrolled for d in again.values())
+
+
+async def test_a_save_against_a_stale_rev_is_reported_as_a_conflict_and_writes_nothing(
+    stores: Stores,
+) -> None:
+    docs = stores.documents
+    [doc] = _docs(1)
+    assert await docs.save_enrolments([doc]) == set()
+    [first] = (await docs.get_enrolments([doc.key])).values()
+    assert await docs.save_enrolments([first.model_copy(update={"enrolled": True})]) == set()
+    stale = first.model_copy(update={"progressStatus": 1})  # still carries the old rev
+    assert await docs.save_enrolments([stale]) == {doc.key}
+    assert await docs.save_enrolments([doc]) == {doc.key}  # a second insert conflicts too
+    [now] = (await docs.get_enrolments([doc.key])).values()
+    assert now.enrolled is True and now.progressStatus == 0
+
+
+async def test_a_batch_save_is_guarded_and_keeps_the_counts(stores: Stores) -> None:
+    docs = stores.documents
+    assert await docs.save_batch(_batch("b"))
+    assert not await docs.save_batch(_batch("b")), "a second insert loses"
+    [stored] = (await docs.get_batches(["b"])).values()
+    await docs.save_enrolments(
+        [d.model_copy(update={"enrolled": True}) for d in _docs(2, batch="b")]
+    )
+    await stores.counts.mark_stale(["b"])
+    await stores.counts.recount_stale()
+    [counted] = (await docs.get_batches(["b"])).values()
+    assert not await docs.save_batch(stored.model_copy(update={"name": "x"})), "stale rev"
+    renamed = counted.model_copy(update={"name": "renamed", "enrolledCount": 0})
+    assert await docs.save_batch(renamed)
+    [now] = (await docs.get_batches(["b"])).values()
+    assert (now.name, now.enrolledCount) == ("renamed", 2), "counts are the count store's"
+    assert await docs.batch_ids_of_course("c") == ["b"]
+    assert {d.userId for d in await docs.enrolments_of_batch("b")} == {"user.0 $é", "user.1 $é"}
+
+
+async def test_counts_follow_enrolled_completed_and_certified_learners(stores: Stores) -> None:
+    assert await stores.documents.save_batch(_batch("b.$1"))
+    cert = Certificate(templateId="t", eventId="e", eligibleAt=parse_time("2026-01-02T00:00:00Z"))
+    a, b, c = _docs(3)
+    await stores.documents.save_enrolments(
+        [
+            a.model_copy(update={"enrolled": True, "progressStatus": 2, "certificates": [cert]}),
+            b.model_copy(update={"enrolled": True, "progressStatus": 1}),
+            c.model_copy(update={"enrolled": False, "progressStatus": 2, "certificates": [cert]}),
+        ]
+    )
+    assert await stores.counts.recount_stale() == 0, "nothing is marked yet"
+    await stores.counts.mark_stale(["b.$1", "never-created"])
+    assert await stores.counts.recount_stale() == 1
+    counted = (await stores.documents.get_batches(["b.$1"]))["b.$1"]
+    assert (counted.enrolledCount, counted.completedCount, counted.certifiedCount) == (2, 1, 2)
+    assert await stores.counts.recount_stale() == 0, "a recount clears the mark"
+
+
+async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> None:
+    [doc] = _docs(1)
+    events = [_event("e1", doc.userId), _event("e2", doc.userId)]
+    await stores.documents.save_enrolments([doc.model_copy(update={"outbox": events})])
+    [pending] = await stores.outbox.pending(10)
+    assert pending.key == doc.key and pending.outbox == events, "read back as models"
+    await stores.outbox.acknowledge({doc.key: {"e1"}})
+    [left] = await stores.outbox.pending(10)
+    assert [e.id for e in left.outbox] == ["e2"]
+    await stores.outbox.acknowledge({doc.key: {"e2"}, "no such key": {"e3"}})
+    assert await stores.outbox.pending(10) == []
+    [acked] = (await stores.documents.get_enrolments([doc.key])).values()
+    assert acked.rev != pending.rev, "an acknowledgement is a guarded write like any other"
+
+
+async def test_checkpoints_are_saved_loaded_and_dropped(stores: Stores) -> None:
+    state = {"position": [{"topic": "t", "partition": 0, "offset": 7}], "savedAt": 1.5}
+    assert await stores.checkpoints.load("replay:x") is None
+    await stores.checkpoints.save("replay:x", state)
+    loaded = await stores.checkpoints.load("replay:x")
+    assert loaded is not None and loaded["position"] == state["position"]
+    await stores.checkpoints.drop("replay:x")
+    assert await stores.checkpoints.load("replay:x") is None
+
+
+async def test_maintenance_dumps_and_replaces_a_collection(stores: Stores) -> None:
+    await stores.documents.save_enrolments(_docs(3))
+    dumped = await stores.maintenance.dump("enrolments")
+    assert set(dumped) == {d.key for d in _docs(3)}
+    kept = [dumped[_docs(3)[1].key]]
+    assert await stores.maintenance.replace_all("enrolments", kept) == 1
+    assert set(await stores.maintenance.dump("enrolments")) == {_docs(3)[1].key}
