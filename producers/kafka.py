@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -12,9 +11,9 @@ from typing import Any, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
-from schemas.outbound import DlqHeader
+from schemas.outbound import CertificateEligible, DlqHeader
 from schemas.topics import Topics
-from services.errors import PublishUnavailable
+from services.errors import KafkaUnavailable, PublishUnavailable
 from services.ports import DeadLetter
 from services.settings import Settings
 
@@ -23,7 +22,7 @@ __all__ = [
     "AsyncLifecycle",
     "KafkaPublisher",
     "kafka_client_options",
-    "translated",
+    "kafka_errors",
 ]
 
 _MAX_REASON = 1000
@@ -52,16 +51,19 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    """aiokafka's errors become the service's: retriable ones (and timeouts) can be retried."""
+async def kafka_errors(
+    unavailable: type[KafkaUnavailable] = PublishUnavailable,
+) -> AsyncIterator[None]:
+    """The Kafka adapter's translator: aiokafka's retriable errors (and timeouts, lost
+    connections) become `unavailable`, which is retried; the others propagate."""
     try:
         yield
     except KafkaError as exc:
         if getattr(exc, "retriable", False) or exc.__class__.__name__.endswith("TimeoutError"):
-            raise PublishUnavailable(repr(exc)) from exc
+            raise unavailable(repr(exc)) from exc
         raise
     except (TimeoutError, ConnectionError, OSError) as exc:
-        raise PublishUnavailable(repr(exc)) from exc
+        raise unavailable(repr(exc)) from exc
 
 
 class AsyncLifecycle:
@@ -102,20 +104,20 @@ class KafkaPublisher(AsyncLifecycle):
 
     async def start(self) -> None:
         """Connect to the cluster."""
-        async with translated():
+        async with kafka_errors():
             await self._producer.start()
 
     async def stop(self) -> None:
         """Flush and disconnect."""
         await self._producer.stop()
 
-    async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None:
+    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
         """`certificate.eligible` events, keyed by userId."""
         await self._send_all(
             self._producer.send(
                 self._topics.certificates,
-                value=json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode(),
-                key=str(e["data"]["userId"]).encode(),
+                value=e.model_dump_json().encode(),
+                key=e.data.userId.encode(),
             )
             for e in events
         )
@@ -126,7 +128,7 @@ class KafkaPublisher(AsyncLifecycle):
         A value that cannot be sent at any size the topic takes is sent without its value (a
         `dlq-value-omitted` header gives its size) rather than block the partition for ever.
         """
-        async with translated():
+        async with kafka_errors():
             futures = [await self._send_letter(letter) for letter in letters]
             await asyncio.gather(*futures)
 
@@ -165,7 +167,7 @@ class KafkaPublisher(AsyncLifecycle):
         await self._send_all([self._producer.send(topic, value=value, key=key, headers=headers)])
 
     async def _send_all(self, sends: Any) -> None:
-        async with translated():
+        async with kafka_errors():
             futures: list[Awaitable[Any]] = [await send for send in sends]
             await asyncio.gather(*futures)
 

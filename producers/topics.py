@@ -7,8 +7,9 @@ from contextlib import suppress
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from producers.kafka import DLQ_HEADROOM_BYTES, kafka_client_options, translated
+from producers.kafka import DLQ_HEADROOM_BYTES, kafka_client_options, kafka_errors
 from schemas.topics import Topics
+from services.errors import KafkaUnavailable
 from services.settings import Settings
 
 __all__ = ["ensure_topics"]
@@ -17,7 +18,7 @@ __all__ = ["ensure_topics"]
 async def ensure_topics(settings: Settings, topics: Topics) -> list[str]:
     """Create every inbound and outbound topic that does not exist; return those created."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings), client_id="batch-service-admin")
-    async with translated():
+    async with kafka_errors(KafkaUnavailable):
         await admin.start()
         try:
             existing = set(await admin.list_topics())

@@ -8,11 +8,12 @@ which is what makes them independent of the order in which facts arrive.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import CertificateTemplate
+from schemas.outbound import CertificateEligible
 
 __all__ = [
     "AssessmentFacts",
@@ -24,15 +25,24 @@ __all__ = [
     "EnrolmentFact",
     "LearnerFacts",
     "Submission",
+    "batch_of_key",
     "enrolment_key",
 ]
 
 _DOC = ConfigDict(extra="ignore", frozen=True)
 
 
+_KEY_SEPARATOR = "\n"
+
+
 def enrolment_key(batch_id: str, user_id: str) -> str:
     """The `_id` of an enrolment: ids never hold control characters, so a newline separates."""
-    return f"{batch_id}\n{user_id}"
+    return f"{batch_id}{_KEY_SEPARATOR}{user_id}"
+
+
+def batch_of_key(key: str) -> str:
+    """The batchId of an enrolment `_id` made by `enrolment_key`."""
+    return key.split(_KEY_SEPARATOR, 1)[0]
 
 
 class CourseDoc(BaseModel):
@@ -154,7 +164,7 @@ class EnrolmentDoc(BaseModel):
     facts: LearnerFacts = LearnerFacts()
     # Certificate events decided but not yet published (the transactional outbox): written in
     # the same document update that latches the eligibility, removed once Kafka acknowledged.
-    outbox: list[dict[str, Any]] = []
+    outbox: list[CertificateEligible] = []
     rev: str | None = None
 
     @property

@@ -1,13 +1,21 @@
 """One error root, with a `retriable` flag on each class (aiokafka's model).
 
-Adapters translate driver exceptions into these at their boundary; the consumer loop retries
-what is retriable with backoff and crashes loudly on the rest. Bad input is not an error here:
-it is data (a dead letter).
+Adapters translate driver exceptions into these at their boundary (each adapter has one
+translator, named after it); the retry policy retries only these, and only the retriable
+ones; anything else crashes loudly. Bad input is not an error here: it is data (a dead letter).
 """
 
 from __future__ import annotations
 
-__all__ = ["BatchServiceError", "ConflictPersisted", "PublishUnavailable", "StoreUnavailable"]
+__all__ = [
+    "BatchServiceError",
+    "CommitLostToRebalance",
+    "CommitUnavailable",
+    "DocumentKeptChanging",
+    "KafkaUnavailable",
+    "PublishUnavailable",
+    "StoreUnavailable",
+]
 
 
 class BatchServiceError(Exception):
@@ -22,13 +30,29 @@ class StoreUnavailable(BatchServiceError):
     retriable = True
 
 
-class PublishUnavailable(BatchServiceError):
-    """Kafka did not acknowledge a message (broker down, timeout, leader moving)."""
+class KafkaUnavailable(BatchServiceError):
+    """Kafka did not answer, or answered with a transient error (joining, admin calls)."""
 
     retriable = True
 
 
-class ConflictPersisted(BatchServiceError):
-    """A document kept changing under us through every retry of an optimistic update."""
+class PublishUnavailable(KafkaUnavailable):
+    """Kafka did not acknowledge a message (broker down, timeout, leader moving)."""
+
+
+class CommitUnavailable(KafkaUnavailable):
+    """Kafka did not take an offset commit for a transient reason (coordinator moving)."""
+
+
+class CommitLostToRebalance(BatchServiceError):
+    """The partitions moved to another member before the commit: it re-reads from the last
+    commit, and folding again is harmless. Not retried: the commit is simply dropped."""
+
+    retriable = False
+
+
+class DocumentKeptChanging(BatchServiceError):
+    """A document kept changing under us through every round of an optimistic write (other
+    writers were busy with it); the work in hand is retried whole."""
 
     retriable = True

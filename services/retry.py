@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import (
@@ -14,39 +15,48 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-__all__ = ["retry_transient"]
+from services.errors import BatchServiceError
+
+__all__ = ["RetryPolicy", "is_retriable"]
 
 T = TypeVar("T")
 
 
-def _retriable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "retriable", False))
+def is_retriable(exc: BaseException) -> bool:
+    """Only the service's own errors marked retriable: a raw driver error was not translated
+    by its adapter, which is a bug to see, not to retry."""
+    return isinstance(exc, BatchServiceError) and exc.retriable
 
 
-async def retry_transient(
-    call: Callable[[], Awaitable[T]],
-    *,
-    max_elapsed_s: float,
-    backoff_max_s: float,
-    stop: asyncio.Event | None = None,
-    on_retry: Callable[[RetryCallState], None] | None = None,
-) -> T:
-    """Run `call` until it succeeds; retry errors marked retriable, re-raise the rest.
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how patiently transient errors are retried (built once from Settings)."""
 
-    Gives up (re-raising the last error) after `max_elapsed_s`, or once `stop` is set.
-    """
+    max_elapsed_s: float
+    backoff_max_s: float
+    stop: asyncio.Event | None = None
+    on_retry: Callable[[RetryCallState], None] | None = None
 
-    def stopping(state: RetryCallState) -> bool:
-        return stop_after_delay(max_elapsed_s)(state) or (stop is not None and stop.is_set())
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run `call` until it succeeds; retry retriable errors, re-raise the rest.
 
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(_retriable),
-        wait=wait_exponential_jitter(initial=0.2, max=backoff_max_s),
-        stop=stopping,
-        before_sleep=on_retry,
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            return await call()
-    raise AssertionError("unreachable: tenacity re-raises when it stops")
+        Gives up (re-raising the last error) after `max_elapsed_s`, or once `stop` is set.
+        """
+        stop = self.stop
+
+        def stopping(state: RetryCallState) -> bool:
+            return stop_after_delay(self.max_elapsed_s)(state) or (
+                stop is not None and stop.is_set()
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retriable),
+            wait=wait_exponential_jitter(initial=0.2, max=self.backoff_max_s),
+            stop=stopping,
+            before_sleep=self.on_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity re-raises when it stops")

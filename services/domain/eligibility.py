@@ -67,9 +67,9 @@ def _course_hint(facts: LearnerFacts) -> str | None:
 
 def _latch(
     doc: EnrolmentDoc, now: Derived, rules: Rules | None, batch: BatchDoc | None
-) -> tuple[list[Certificate], list[dict[str, object]]]:
+) -> tuple[list[Certificate], list[CertificateEligible]]:
     held = {c.templateId: c for c in doc.certificates}
-    announcements: list[dict[str, object]] = []
+    announcements: list[CertificateEligible] = []
     if batch is None or rules is None:
         return doc.certificates, announcements
     for template in batch.certificateTemplates:
@@ -86,7 +86,7 @@ def _latch(
         held[template.templateId] = Certificate(
             templateId=template.templateId, eventId=event.id, eligibleAt=at
         )
-        announcements.append(event.model_dump(mode="json"))
+        announcements.append(event)
     return sorted(held.values(), key=lambda c: c.templateId), announcements
 
 

@@ -25,7 +25,7 @@ from schemas.outbound import certificate_event_id
 from schemas.types import format_time
 from services.domain.derive import derive, rules_of
 from services.domain.eligibility import meets
-from services.domain.world import Positioned, World
+from testkit.world import Positioned, World
 from tests.unit.builders import batch_data, message, parse
 
 BASE = date(2026, 3, 1)
@@ -417,4 +417,4 @@ def test_eligible_learners_hold_their_certificates_announced_once(
     world = folded(order)
     assert deserved(world) <= world.certificate_ids()
     for d in world.enrolments.values():
-        assert sorted(e["id"] for e in d.outbox) == sorted(c.eventId for c in d.certificates)
+        assert sorted(e.id for e in d.outbox) == sorted(c.eventId for c in d.certificates)

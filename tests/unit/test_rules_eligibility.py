@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.outbound import CertificateEligible
-from services.domain.world import World
+from testkit.world import World
 from tests.unit.builders import (
     assessment,
     at,
@@ -31,6 +31,11 @@ def event_id(batch_id: str, user_id: str, template_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{batch_id}\n{user_id}\n{template_id}"))
 
 
+def outbox_of(world: World, user_id: str = "user-1") -> list[dict[str, Any]]:
+    """The learner's outbox as the JSON the events are published as."""
+    return [e.model_dump(mode="json") for e in doc(world, user_id).outbox]
+
+
 def templates_of(world: World, user_id: str = "user-1") -> list[str]:
     return [c.templateId for c in doc(world, user_id).certificates]
 
@@ -38,7 +43,7 @@ def templates_of(world: World, user_id: str = "user-1") -> list[str]:
 def announced(world: World) -> list[tuple[str, str, str]]:
     """(batchId, userId, templateId) of every event in the outboxes."""
     return sorted(
-        (e["data"]["batchId"], e["data"]["userId"], e["data"]["templateId"])
+        (e.data.batchId, e.data.userId, e.data.templateId)
         for d in world.enrolments.values()
         for e in d.outbox
     )
@@ -70,7 +75,7 @@ def test_certificate_event_id_is_uuid5_of_batch_user_template() -> None:
     expected = str(uuid.uuid5(NAMESPACE, "b.$1\nü 1\nt: é"))
     certificate = doc(world, "ü 1", "b.$1").certificates[0]
     assert certificate.eventId == expected
-    assert doc(world, "ü 1", "b.$1").outbox[0]["id"] == expected
+    assert doc(world, "ü 1", "b.$1").outbox[0].id == expected
 
 
 def test_certificate_event_is_the_contract_message() -> None:
@@ -83,7 +88,7 @@ def test_certificate_event_is_the_contract_message() -> None:
         assessment("q2", 80, time="2026-03-03T10:00:00Z"),
         completed("b", time="2026-03-04T10:00:00.120Z"),
     )
-    assert doc(world).outbox == [
+    assert outbox_of(world) == [
         {
             "specversion": "1.0",
             "type": "certificate.eligible",
@@ -101,7 +106,7 @@ def test_certificate_event_is_the_contract_message() -> None:
             },
         }
     ]
-    CertificateEligible.model_validate(doc(world).outbox[0])
+    CertificateEligible.model_validate(outbox_of(world)[0])
 
 
 def test_certificate_event_time_is_when_criteria_were_first_met() -> None:
@@ -114,8 +119,8 @@ def test_certificate_event_time_is_when_criteria_were_first_met() -> None:
     )
     certificate = doc(world).certificates[0]
     assert certificate.eligibleAt == datetime(2026, 3, 5, 8, tzinfo=UTC)
-    assert doc(world).outbox[0]["time"] == "2026-03-05T08:00:00Z"
-    assert doc(world).outbox[0]["data"]["completedAt"] == "2026-03-01T00:00:00Z"
+    assert outbox_of(world)[0]["time"] == "2026-03-05T08:00:00Z"
+    assert outbox_of(world)[0]["data"]["completedAt"] == "2026-03-01T00:00:00Z"
 
 
 def test_certificate_event_data_are_values_when_eligible() -> None:
@@ -131,7 +136,7 @@ def test_certificate_event_data_are_values_when_eligible() -> None:
         batch_created(templates=[template("half", completion=50)]),
     )
     assert (doc(world).completionPercentage, doc(world).scorePercentage) == (100.0, 90.0)
-    (event,) = doc(world).outbox
+    (event,) = outbox_of(world)
     assert event["time"] == "2026-03-01T00:00:00Z"
     assert event["data"]["completionPercentage"] == 50.0
     assert event["data"]["scorePercentage"] == 40.0
@@ -144,8 +149,8 @@ def test_eligible_at_is_recomputed_from_facts_while_still_eligible() -> None:
     assert doc(world).certificates[0].eligibleAt == at("2026-03-01T00:00:00Z")
     world.apply_all([completed("a", time="2026-02-10T00:00:00Z")])
     assert doc(world).certificates[0].eligibleAt == at("2026-02-10T00:00:00Z")
-    assert doc(world).outbox[0]["time"] == "2026-03-01T00:00:00Z"  # already decided
-    assert len(doc(world).outbox) == 1
+    assert outbox_of(world)[0]["time"] == "2026-03-01T00:00:00Z"  # already decided
+    assert len(outbox_of(world)) == 1
 
 
 def test_eligible_at_does_not_depend_on_arrival_order() -> None:
@@ -247,7 +252,7 @@ def test_unknown_course_makes_no_one_eligible() -> None:
 def test_unknown_batch_makes_no_one_eligible() -> None:
     world = fold(course(leaf_nodes=["a"]), enrolled(), completed("a"))
     assert templates_of(world) == []
-    assert doc(world).outbox == []
+    assert outbox_of(world) == []
 
 
 def test_cancelled_batch_makes_no_one_eligible() -> None:
@@ -367,7 +372,7 @@ def test_one_event_per_batch_user_template() -> None:
         ]
     )
     assert announced(world) == [("batch-1", "user-1", "t1"), ("batch-1", "user-1", "t2")]
-    assert [e["id"] for e in doc(world).outbox] == [
+    assert [e["id"] for e in outbox_of(world)] == [
         event_id("batch-1", "user-1", "t1"),
         event_id("batch-1", "user-1", "t2"),
     ]

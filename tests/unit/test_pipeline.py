@@ -1,0 +1,243 @@
+"""The pipeline against the in-memory store: no servers, and every orchestration rule.
+
+Folding, conflicts and re-folds, the converge step (rules that change under a save), the
+outbox flow and dead letters, each against the pure reference (testkit.world) or the
+contract itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytest
+
+from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
+from schemas.events import event_adapter
+from schemas.outbound import CertificateEligible
+from services.errors import PublishUnavailable
+from services.pipeline import Pipeline
+from services.ports import DeadLetter, Received, Stores
+from services.storage import InMemoryStore
+from testkit.streams import generate_stream
+from testkit.world import World
+from tests.unit.builders import batch_created, batch_updated, completed, course, enrolled, template
+
+
+class RecordingPublisher:
+    """Kafka as a list: what was announced and dead-lettered; can be made to fail."""
+
+    def __init__(self) -> None:
+        self.certificates: list[CertificateEligible] = []
+        self.letters: list[DeadLetter] = []
+        self.down = False
+
+    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
+        if self.down:
+            raise PublishUnavailable("broker down (test)")
+        self.certificates += events
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        self.letters += letters
+
+
+def received(events: Iterable[Any], topic: str = "t", partition: int = 0) -> list[Received]:
+    """Records as the consumer parses them (dicts are serialised first; bytes are sent raw)."""
+    out = []
+    for offset, event in enumerate(events):
+        value = event if isinstance(event, bytes) else _json(event)
+        try:
+            parsed = event_adapter.validate_json(value)
+        except ValueError as exc:
+            out.append(Received(topic, partition, offset, None, value, reason=f"invalid: {exc}"))
+            continue
+        out.append(Received(topic, partition, offset, None, value, event=parsed))
+    return out
+
+
+def _json(event: Any) -> bytes:
+    if isinstance(event, dict):
+        return json.dumps(event).encode()
+    return event.model_dump_json(exclude_unset=True).encode()  # a parsed event (builders)
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def pipeline(store: InMemoryStore, publisher: RecordingPublisher) -> Pipeline:
+    return Pipeline(store.stores(), publisher)
+
+
+async def enrolments(stores: Stores, *keys: str) -> dict[str, EnrolmentDoc]:
+    return await stores.documents.get_enrolments(keys)
+
+
+async def test_a_stream_folds_to_the_reference_documents_and_certificates(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    stream = generate_stream(seed=3, batches=2, learners=8)
+    world = stream.expected()
+    for rule in stream.rules:
+        await pipeline.handle(received([rule]))
+    facts = stream.shuffled(seed=3)
+    for start in range(0, len(facts), 25):
+        await pipeline.handle(received(facts[start : start + 25]))
+    await pipeline.idle()
+    stored = await store.stores().documents.get_enrolments(world.enrolments)
+    for key, expected in world.enrolments.items():
+        got = stored[key]
+        assert got.model_dump(exclude={"rev", "outbox"}) == expected.model_dump(
+            exclude={"rev", "outbox"}
+        ), key
+        assert got.outbox == [], "announced, then acknowledged"
+    assert sorted(e.id for e in publisher.certificates) == sorted(world.certificate_ids())
+    batches = await store.stores().documents.get_batches(world.batches)
+    for batch_id, counted in world.counted().items():
+        assert batches[batch_id].enrolledCount == counted.enrolledCount
+        assert batches[batch_id].certifiedCount == counted.certifiedCount
+
+
+class InterferingDocuments:
+    """A document store where another writer changes things just before our next save."""
+
+    def __init__(self, inner: Any, before_save: Any) -> None:
+        self._inner = inner
+        self._before_save = before_save
+        self.saves = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
+        self.saves += 1
+        if self._before_save is not None:
+            interfere, self._before_save = self._before_save, None
+            await interfere()
+        return await self._inner.save_enrolments(docs)
+
+
+def _with_documents(store: InMemoryStore, documents: Any) -> Stores:
+    s = store.stores()
+    return Stores(documents, s.outbox, s.counts, s.checkpoints, s.maintenance)
+
+
+async def test_a_save_that_lost_to_another_writer_is_folded_again_and_loses_nothing(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    await Pipeline(store.stores(), publisher).handle(
+        received([course(leaf_nodes=["a", "b"]), batch_created(), enrolled()])
+    )
+    other = Pipeline(store.stores(), publisher)
+
+    async def another_instance_folds_a_completion() -> None:
+        await other.handle(received([completed("a", time="2026-03-01T00:00:00Z")]))
+
+    documents = InterferingDocuments(store.documents, another_instance_folds_a_completion)
+    ours = Pipeline(_with_documents(store, documents), publisher)
+    await ours.handle(received([completed("b", time="2026-03-02T00:00:00Z")]))
+
+    assert documents.saves == 2, "the first save conflicted and was folded again"
+    [doc] = (await enrolments(store.stores(), enrolment_key("batch-1", "user-1"))).values()
+    assert [c.contentId for c in doc.facts.contents] == ["a", "b"], "no fact lost"
+    assert doc.progressStatus == 2
+
+
+async def test_a_learner_saved_against_rules_that_changed_meanwhile_is_folded_again(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    # The batch ends before the completion; another instance extends it while we fold.
+    early_end = batch_created(end="2026-02-28", templates=[template("t")])
+    await Pipeline(store.stores(), publisher).handle(
+        received([course(leaf_nodes=["a"]), early_end, enrolled(time="2026-02-01T00:00:00Z")])
+    )
+    other = Pipeline(store.stores(), publisher)
+
+    async def another_instance_extends_the_batch() -> None:
+        await other.handle(received([batch_updated(endDate="2026-12-31")], partition=1))
+
+    documents = InterferingDocuments(store.documents, another_instance_extends_the_batch)
+    ours = Pipeline(_with_documents(store, documents), publisher)
+    await ours.handle(received([completed("a", time="2026-03-10T00:00:00Z")]))
+
+    [doc] = (await enrolments(store.stores(), enrolment_key("batch-1", "user-1"))).values()
+    assert doc.progressStatus == 2, "the completion counts under the extended window"
+    assert [c.templateId for c in doc.certificates] == ["t"]
+    assert [e.data.userId for e in publisher.certificates] == ["user-1"]
+
+
+async def test_an_announcement_stays_in_the_outbox_until_kafka_has_it(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    await pipeline.handle(
+        received([course(leaf_nodes=["a"]), batch_created(templates=[template("t")])])
+    )
+    publisher.down = True
+    with pytest.raises(PublishUnavailable):
+        await pipeline.handle(received([enrolled(), completed("a")]))
+    [pending] = await store.outbox.pending(10)
+    assert [e.data.templateId for e in pending.outbox] == ["t"], "persisted before publishing"
+    assert publisher.certificates == []
+
+    publisher.down = False
+    relayed = await pipeline.relay_pending()
+    assert relayed == [pending.outbox[0].id]
+    assert [e.id for e in publisher.certificates] == relayed
+    assert await store.outbox.pending(10) == []
+    await pipeline.handle(received([enrolled(), completed("a")]))
+    assert len(publisher.certificates) == 1, "folding again announces nothing new"
+
+
+async def test_bad_records_and_rejected_batch_events_are_dead_lettered_with_a_reason(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    orphan_update = batch_updated("never-created", endDate="2026-12-31")
+    report = await pipeline.handle(received([b"{not json", orphan_update, course()]))
+    assert report.dead_letters == 2
+    reasons = sorted(letter.reason for letter in publisher.letters)
+    assert reasons[0].startswith("batch.updated for batch never created")
+    assert reasons[1].startswith("invalid")
+    assert [letter.event_id for letter in publisher.letters if letter.event_id] == [
+        orphan_update.id
+    ]
+    assert await store.documents.get_courses(["course-1"]), "the valid record still folds"
+
+
+async def test_counts_are_exact_once_idle(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    await pipeline.handle(
+        received(
+            [
+                course(leaf_nodes=["a"]),
+                batch_created(),
+                enrolled("u1"),
+                enrolled("u2"),
+                completed("a", "u2"),
+            ]
+        )
+    )
+    await pipeline.idle()
+    batch: BatchDoc = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert (batch.enrolledCount, batch.completedCount) == (2, 1)
+
+
+def test_the_reference_world_agrees_with_itself_on_a_tiny_stream() -> None:
+    # Guards the oracle the tests above compare with: a completion after enrolment latches.
+    world = World().apply_all(
+        [
+            course(leaf_nodes=["a"]),
+            batch_created(templates=[template("t")]),
+            enrolled(),
+            completed("a"),
+        ]
+    )
+    assert len(world.certificate_ids()) == 1
