@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import sys
 
-from consumers.app import run_service
 from consumers.publish_cli import add_publish_command, run_publish
 from consumers.replay import add_replay_command, run_replay
+from consumers.run import run_service
 from services.settings import Settings
 
 __all__ = ["main"]

@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError
-from tenacity import RetryCallState
 
 from consumers.parsing import parse_record
-from producers.kafka import translated
+from producers.kafka import kafka_errors
 from schemas.topics import Topics
+from services.errors import CommitLostToRebalance, CommitUnavailable, KafkaUnavailable
 from services.pipeline import Pipeline
 from services.ports import Received
-from services.retry import retry_transient
+from services.retry import RetryPolicy
 from services.settings import Settings
 
-__all__ = ["ConsumerLoop"]
+__all__ = ["ConsumerLoop", "commit_errors"]
 
 log = structlog.get_logger("batch_service.consumer")
-T = TypeVar("T")
 _LOST_GENERATION = (CommitFailedError, IllegalGenerationError, RebalanceInProgressError)
+
+
+@asynccontextmanager
+async def commit_errors() -> AsyncIterator[None]:
+    """The offset commit's translator: a lost generation is final, other trouble as any
+    Kafka trouble (transient: retried)."""
+    async with kafka_errors(CommitUnavailable):
+        try:
+            yield
+        except _LOST_GENERATION as exc:
+            raise CommitLostToRebalance(repr(exc)) from exc
 
 
 class _WaitForBatchInHand(ConsumerRebalanceListener):
@@ -45,19 +56,37 @@ class ConsumerLoop:
     """One consumer group member: persist, then publish (the pipeline), then commit (here)."""
 
     def __init__(
-        self, consumer: AIOKafkaConsumer, pipeline: Pipeline, topics: Topics, settings: Settings
+        self,
+        consumer: AIOKafkaConsumer,
+        pipeline: Pipeline,
+        topics: Topics,
+        settings: Settings,
+        retry: RetryPolicy,
     ) -> None:
         self._consumer = consumer
         self._pipeline = pipeline
         self._topics = topics
         self._settings = settings
+        self._retry = retry
         self._lock = asyncio.Lock()
         self.listener = _WaitForBatchInHand(self._lock)
 
+    async def start(self) -> None:
+        """Subscribe to the inbound topics and join the group (retried while Kafka is away)."""
+        self._consumer.subscribe(list(self._topics.inbound), listener=self.listener)
+        await self._retry.run(self._start_consumer)
+
+    async def _start_consumer(self) -> None:
+        async with kafka_errors(KafkaUnavailable):
+            await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Leave the group."""
+        await self._consumer.stop()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in hand is always finished and committed first."""
-        self._stop = stop
-        await self._retry(self._relay)
+        await self._retry.run(self._relay)
         relayed_at = counted_at = time.monotonic()
         while not stop.is_set():
             batch = await self._consumer.getmany(
@@ -69,12 +98,12 @@ class ConsumerLoop:
                     await self._handle(batch)
             now = time.monotonic()
             if not batch or now - counted_at > self._settings.recount_interval_s:
-                await self._retry(self._pipeline.idle)
+                await self._retry.run(self._pipeline.idle)
                 counted_at = now
             if now - relayed_at > self._settings.relay_interval_s:
-                await self._retry(self._relay)
+                await self._retry.run(self._relay)
                 relayed_at = now
-        await self._retry(self._pipeline.idle)  # leave exact counts behind
+        await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         received = [
@@ -84,7 +113,7 @@ class ConsumerLoop:
         ]
         for bad in (r for r in received if r.event is None):
             log.warning("dead_letter", **_where(bad), reason=bad.reason)
-        report = await self._retry(lambda: self._pipeline.handle(received))  # persist, publish
+        report = await self._retry.run(lambda: self._pipeline.handle(received))  # persist, publish
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         log.info(
             "batch_done",
@@ -99,33 +128,19 @@ class ConsumerLoop:
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         async def commit() -> None:
-            async with translated():
+            async with commit_errors():
                 await self._consumer.commit(offsets)
 
         try:
-            await self._retry(commit)
-        except _LOST_GENERATION as exc:
+            await self._retry.run(commit)
+        except CommitLostToRebalance as exc:
             # The partitions moved to another member, which re-reads from the last commit;
             # folding is idempotent, so the repeat is harmless.
-            log.warning("commit_lost_to_rebalance", error=repr(exc))
+            log.warning("commit_lost_to_rebalance", error=str(exc))
 
     async def _relay(self) -> None:
         for event_id in await self._pipeline.relay_pending():
             log.info("certificate_relayed", event_id=event_id)
-
-    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await retry_transient(
-            call,
-            max_elapsed_s=self._settings.retry_max_elapsed_s,
-            backoff_max_s=self._settings.retry_backoff_max_s,
-            stop=self._stop,
-            on_retry=_log_retry,
-        )
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning("retrying", attempt=state.attempt_number, error=repr(error))
 
 
 def _where(r: Received) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumers.bootstrap import sdk_publisher
 from producers.sdk import BatchEventPublisher, InvalidEvent
 from services.errors import PublishUnavailable
 from services.settings import Settings
@@ -65,7 +66,7 @@ async def run_publish(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"batch-service publish: cannot read {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    publisher = BatchEventPublisher(settings, source=_SOURCE)
+    publisher = sdk_publisher(settings, source=_SOURCE)
     checked = check_lines(lines, publisher)
     for number, reason in checked.rejected:
         print(f"line {number}: {reason}", file=sys.stderr)

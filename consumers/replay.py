@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -21,19 +21,20 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from consumers.app import wired
+from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_store
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.progress import Progress
+from consumers.run import stop_on_signals
 from producers.kafka import kafka_client_options
+from schemas.outbound import CertificateEligible
 from schemas.topics import Topics
 from schemas.types import parse_time
 from services.diff import diff_collection
 from services.pipeline import Pipeline
-from services.ports import DeadLetter, EventPublisher, Received
-from services.retry import retry_transient
+from services.ports import CheckpointStore, DeadLetter, EventPublisher, MaintenanceStore
 from services.settings import Settings
-from services.storage.mongo import COLLECTIONS, MongoStore
+from services.storage import COLLECTIONS
 
 __all__ = ["add_replay_command", "run_replay"]
 
@@ -77,7 +78,7 @@ class _Counting:
         self.dead_letters = 0
         self.certificates = 0
 
-    async def publish_certificates(self, events: Sequence[dict[str, Any]]) -> None:
+    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
         self.certificates += len(events)
         if self._announce is not None:
             await self._announce.publish_certificates(events)
@@ -102,15 +103,12 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 2
     configure_logging(settings.log_level)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     target = args.into or settings.db
-    async with wired(settings, db_name=target, stop=stop) as w:
-        counting = _Counting(None if args.into else w.publisher)
-        done = await _fold(
-            settings, w.topics, w.store, Pipeline(w.store, counting), args, start, stop
-        )
+    async with bootstrap(settings, db_name=target, stop=stop) as service:
+        counting = _Counting(None if args.into else service.publisher)
+        pipeline = Pipeline(service.stores, counting)
+        done = await _fold(service, pipeline, args, start, stop)
         print(
             f"replay: {counting.certificates} certificate events "
             f"{'computed (not announced)' if args.into else 'announced'}, "
@@ -121,34 +119,26 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
             print("replay: interrupted; run again with --resume to continue", file=sys.stderr)
             return 130
         if args.into:
-            await _report_and_swap(settings, w.store, args.swap)
+            await _report_and_swap(settings, service.stores.maintenance, args.swap)
     return 0
 
 
 async def _fold(
-    settings: Settings,
-    topics: Topics,
-    store: MongoStore,
+    service: Service,
     pipeline: Pipeline,
     args: argparse.Namespace,
     start: str | datetime,
     stop: asyncio.Event,
 ) -> bool:
+    settings, checkpoints = service.settings, service.stores.checkpoints
     name = f"replay:{args.into or 'live'}"
-    consumer = AIOKafkaConsumer(
-        **kafka_client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=settings.fetch_partition_bytes,
-        fetch_max_bytes=settings.fetch_max_bytes,
-    )
+    consumer = make_consumer(settings, group_id=None)
     await consumer.start()
     try:
-        tps = await _partitions(settings, topics)
+        tps = await _partitions(settings, service.topics)
         consumer.assign(tps)
-        begin, end = await _bounds(
-            consumer, tps, start, await store.load_checkpoint(name) if args.resume else None
-        )
+        saved = await checkpoints.load(name) if args.resume else None
+        begin, end = await _bounds(consumer, tps, start, saved)
         for tp in tps:
             consumer.seek(tp, begin[tp])
         progress = Progress(begin, end)
@@ -156,31 +146,20 @@ async def _fold(
         while not stop.is_set() and any(position[tp] < end[tp] for tp in tps):
             batch = await consumer.getmany(timeout_ms=500, max_records=settings.poll_max_records)
             records = [r for tp, rs in batch.items() for r in rs if r.offset < end[tp]]
-            received = [parse_record(r, topics, settings.max_event_bytes) for r in records]
-            await _handle(pipeline, received, settings, stop)
+            received = [parse_record(r, service.topics, settings.max_event_bytes) for r in records]
+            await service.retry.run(functools.partial(pipeline.handle, received))
             for tp in batch:
                 position[tp] = min(await consumer.position(tp), end[tp])
-            await store.save_checkpoint(name, _checkpoint(position, end))
+            await _save(checkpoints, name, position, end)
             progress.show(position)
         await pipeline.idle()
         progress.show(position, final=True)
         finished = all(position[tp] >= end[tp] for tp in tps)
         if finished:
-            await store.drop_checkpoint(name)
+            await checkpoints.drop(name)
         return finished
     finally:
         await consumer.stop()
-
-
-async def _handle(
-    pipeline: Pipeline, received: list[Received], settings: Settings, stop: asyncio.Event
-) -> None:
-    await retry_transient(
-        lambda: pipeline.handle(received),
-        max_elapsed_s=settings.retry_max_elapsed_s,
-        backoff_max_s=settings.retry_backoff_max_s,
-        stop=stop,
-    )
 
 
 async def _partitions(settings: Settings, topics: Topics) -> list[TopicPartition]:
@@ -212,7 +191,9 @@ async def _bounds(
     return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
 
 
-def _checkpoint(position: Positions, end: Positions) -> dict[str, Any]:
+async def _save(
+    checkpoints: CheckpointStore, name: str, position: Positions, end: Positions
+) -> None:
     # Rows are sub-documents: FerretDB 1.x does not store nested arrays.
     def flat(p: Positions) -> list[dict[str, Any]]:
         return [
@@ -220,21 +201,17 @@ def _checkpoint(position: Positions, end: Positions) -> dict[str, Any]:
             for tp, offset in sorted(p.items())
         ]
 
-    return {"position": flat(position), "end": flat(end), "savedAt": time.time()}
+    state = {"position": flat(position), "end": flat(end), "savedAt": time.time()}
+    await checkpoints.save(name, state)
 
 
 def _positions(rows: list[dict[str, Any]]) -> Positions:
     return {TopicPartition(r["topic"], int(r["partition"])): int(r["offset"]) for r in rows}
 
 
-async def _report_and_swap(settings: Settings, shadow: MongoStore, swap: bool) -> None:
-    client, live = MongoStore.connect(
-        settings.mongodb_uri,
-        settings.db,
-        timeout_ms=settings.mongo_timeout_ms,
-        **settings.mongo_client_options(),
-    )
-    try:
+async def _report_and_swap(settings: Settings, shadow: MaintenanceStore, swap: bool) -> None:
+    async with open_mongo_store(settings) as mongo:
+        live = mongo.maintenance
         for name in COLLECTIONS:
             shadow_docs = await shadow.dump(name)
             report = diff_collection(name, await live.dump(name), shadow_docs)
@@ -243,5 +220,3 @@ async def _report_and_swap(settings: Settings, shadow: MongoStore, swap: bool) -
             if swap:
                 count = await live.replace_all(name, shadow_docs.values())
                 print(f"  swapped: the live {name} now holds the shadow's {count} documents")
-    finally:
-        await client.close()

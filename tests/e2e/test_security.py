@@ -20,14 +20,15 @@ from pymongo.errors import OperationFailure
 
 from devstack import StackInfo
 from producers.kafka import KafkaPublisher
+from schemas.outbound import CertificateEligible, CertificateEligibleData
 from schemas.topics import Topics
 from services.errors import PublishUnavailable, StoreUnavailable
 from services.settings import Settings
-from services.storage.mongo import MongoStore
+from services.storage import MongoStore
+from testkit.expect import assert_documents_exact, certificate_ids_of
+from testkit.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from testkit.streams import generate_stream
 from tests.conftest import Servers
-from tests.e2e.expect import assert_documents_exact, certificate_ids_of
-from tests.e2e.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
-from tests.streams import generate_stream
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +117,10 @@ async def test_mongodb_refuses_a_wrong_password_and_a_client_without_tls(
     secure: StackInfo, db_name: str
 ) -> None:
     good = _settings(secure)
-    client, store = MongoStore.connect(
+    async with MongoStore.connect(
         good.mongodb_uri, db_name, timeout_ms=10_000, **good.mongo_client_options()
-    )
-    try:
+    ) as store:
         await store.create_indexes()  # authenticated over TLS: works
-    finally:
-        await client.close()
 
     wrong = _settings(secure, MONGODB_PASSWORD="not-the-password")
     without_tls = _settings(secure, MONGODB_TLS_CA_FILE="")
@@ -134,14 +132,24 @@ async def test_mongodb_refuses_a_wrong_password_and_a_client_without_tls(
         MONGODB_AUTH_SOURCE="",
     )
     for refused in (wrong, without_tls, anonymous):
-        client, store = MongoStore.connect(
+        async with MongoStore.connect(
             refused.mongodb_uri, db_name, timeout_ms=5_000, **refused.mongo_client_options()
-        )
-        try:
+        ) as store:
             with pytest.raises((StoreUnavailable, OperationFailure)):
                 await store.create_indexes()
-        finally:
-            await client.close()
+
+
+def _certificate(event_id: str, user_id: str) -> CertificateEligible:
+    data = CertificateEligibleData(
+        batchId="b",
+        courseId="c",
+        userId=user_id,
+        templateId="t",
+        completionPercentage=100.0,
+        scorePercentage=None,
+        completedAt=None,
+    )
+    return CertificateEligible(id=event_id, time="2026-01-02T00:00:00Z", data=data)
 
 
 async def test_kafka_refuses_a_wrong_password_and_works_with_the_right_one(
@@ -151,9 +159,7 @@ async def test_kafka_refuses_a_wrong_password_and_works_with_the_right_one(
     publisher = KafkaPublisher(_settings(secure), topics)
     await publisher.start()
     try:
-        await publisher.publish_certificates(
-            [{"id": "sec-1", "data": {"userId": "u1"}, "type": "certificate.eligible"}]
-        )
+        await publisher.publish_certificates([_certificate("sec-1", "u1")])
     finally:
         await publisher.stop()
     records = await read_all(secure.kafka_bootstrap, topics.certificates)

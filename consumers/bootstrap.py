@@ -1,0 +1,139 @@
+"""The composition root: every client of a process is built and wired here, from one Settings.
+
+`bootstrap()` is what `run`, `replay`, `publish` and the tests start through. Each piece is a
+parameter with a default, so a test can pass a fake (an in-memory store, a recording
+publisher) and keep the rest real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+from tenacity import RetryCallState
+
+from consumers.loop import ConsumerLoop
+from producers.kafka import KafkaPublisher, kafka_client_options
+from producers.sdk import BatchEventPublisher
+from producers.topics import ensure_topics
+from schemas.topics import Topics
+from services.pipeline import Pipeline
+from services.ports import EventPublisher, Stores
+from services.retry import RetryPolicy
+from services.settings import Settings
+from services.storage import MongoStore
+
+__all__ = [
+    "Service",
+    "bootstrap",
+    "make_consumer",
+    "open_mongo_store",
+    "retry_policy",
+    "sdk_publisher",
+]
+
+log = structlog.get_logger("batch_service")
+
+
+@dataclass
+class Service:
+    """The wired pieces of one process."""
+
+    settings: Settings
+    topics: Topics
+    stores: Stores
+    publisher: EventPublisher
+    pipeline: Pipeline
+    retry: RetryPolicy
+
+    def consumer_loop(self, consumer: AIOKafkaConsumer | None = None) -> ConsumerLoop:
+        """The group member that feeds the pipeline (a consumer of the group by default)."""
+        consumer = consumer or make_consumer(self.settings, group_id=self.settings.group_id)
+        return ConsumerLoop(consumer, self.pipeline, self.topics, self.settings, self.retry)
+
+
+def retry_policy(settings: Settings, stop: asyncio.Event | None = None) -> RetryPolicy:
+    """The one retry policy of a process: transient errors retried, logged, then given up."""
+    return RetryPolicy(
+        settings.retry_max_elapsed_s, settings.retry_backoff_max_s, stop, on_retry=_log_retry
+    )
+
+
+def open_mongo_store(settings: Settings, db_name: str | None = None) -> MongoStore:
+    """The MongoDB store of `db_name` (default: the service's database), every knob applied."""
+    return MongoStore.connect(
+        settings.mongodb_uri,
+        db_name or settings.db,
+        timeout_ms=settings.mongo_timeout_ms,
+        bulk_chunk=settings.mongo_bulk_chunk,
+        write_concurrency=settings.mongo_write_concurrency,
+        **settings.mongo_client_options(),
+    )
+
+
+def sdk_publisher(settings: Settings, *, source: str) -> BatchEventPublisher:
+    """The publisher SDK with the service's connection settings and topic prefix (`publish`,
+    and the HTTP API's commands, send through it: the same validation as any publisher)."""
+    return BatchEventPublisher(settings, source=source)
+
+
+def make_consumer(settings: Settings, *, group_id: str | None) -> AIOKafkaConsumer:
+    """A consumer with the service's connection, fetch and group settings; `group_id=None`
+    reads without a group (replays: they never move the service's offsets)."""
+    group = {}
+    if group_id is not None:
+        group = {
+            "group_id": group_id,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": settings.session_timeout_ms,
+            "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+            "max_poll_interval_ms": settings.max_poll_interval_ms,
+        }
+    return AIOKafkaConsumer(
+        **kafka_client_options(settings),
+        client_id="batch-service",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
+        fetch_max_bytes=settings.fetch_max_bytes,
+        **group,
+    )
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    db_name: str | None = None,
+    stores: Stores | None = None,
+    publisher: EventPublisher | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[Service]:
+    """Connect what is not given (MongoDB with its indexes, the topics, the Kafka producer),
+    wire it, and close it all on exit. Connecting is retried like any transient error."""
+    retry = retry or retry_policy(settings, stop)
+    topics = Topics(settings.topic_prefix)
+    async with AsyncExitStack() as closing:
+        if stores is None:
+            mongo = await closing.enter_async_context(open_mongo_store(settings, db_name))
+            await retry.run(mongo.create_indexes)
+            stores = mongo.stores()
+        if publisher is None:
+            if settings.create_topics:
+                created = await retry.run(lambda: ensure_topics(settings, topics))
+                if created:
+                    log.info("topics_created", topics=created)
+            kafka = KafkaPublisher(settings, topics)
+            await retry.run(kafka.start)
+            closing.push_async_callback(kafka.stop)
+            publisher = kafka
+        yield Service(settings, topics, stores, publisher, Pipeline(stores, publisher), retry)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("retrying", attempt=state.attempt_number, error=repr(error))

@@ -1,0 +1,42 @@
+"""`batch-service run`: consume until SIGTERM or SIGINT, finish the batch in hand, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from consumers.bootstrap import bootstrap
+from consumers.logs import configure_logging
+from services.settings import Settings
+
+__all__ = ["run_service", "stop_on_signals"]
+
+log = structlog.get_logger("batch_service")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_service(settings: Settings) -> int:
+    """Run the service in the foreground; returns the exit status."""
+    configure_logging(settings.log_level)
+    stop = stop_on_signals()
+    log.info("starting", kafka=settings.kafka_bootstrap, db=settings.db, group=settings.group_id)
+    async with bootstrap(settings, stop=stop) as service:
+        loop = service.consumer_loop()
+        await loop.start()
+        try:
+            log.info("consuming", topics=list(service.topics.inbound))
+            await loop.run(stop)
+        finally:
+            await loop.stop()
+    log.info("stopped")
+    return 0
