@@ -8,7 +8,6 @@ documents must agree; only the I/O pattern differs.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +81,7 @@ class _Baseline:
 
     async def publish(self, doc: EnrolmentDoc) -> EnrolmentDoc:
         for event in doc.outbox:
-            value = json.dumps(event, separators=(",", ":")).encode()
+            value = event.model_dump_json().encode()
             await self.producer.send_and_wait(self.cert_topic, value, key=doc.userId.encode())
         return doc.model_copy(update={"outbox": []}) if doc.outbox else doc
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from schemas.documents import EnrolmentDoc
 from schemas.events import event_adapter
-from services.domain.world import Positioned, World
-from tests.e2e.expect import assert_documents_exact
+from testkit.expect import assert_documents_exact
+from testkit.world import Positioned, World
 
 __all__ = ["DERIVED", "check_exact", "derived_of", "diff_derived", "fold_of"]
 

@@ -1,7 +1,7 @@
 """Wall-clock time by step of the service's own loop, measured in-process.
 
 cProfile shows that the service process mostly *waits* (epoll): it cannot say on what. This
-runs the same composition (`consumers.app.wired`, `ConsumerLoop`, the same Settings) inside
+runs the same composition (`consumers.bootstrap`, `ConsumerLoop`, the same Settings) inside
 the bench process, with a timer around every store, publisher and consumer call and around
 the pure fold, so the wait is attributed to the MongoDB or Kafka operation that caused it.
 Nothing of the service is changed: the wrappers are set on this process's instances only.
@@ -12,41 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-
 import consumers.loop
-import services.pipeline
+import services.convergence
 from bench.progress import wait_committed
-from consumers.app import wired
+from consumers.bootstrap import bootstrap, make_consumer
 from consumers.logs import configure_logging
-from consumers.loop import ConsumerLoop
-from producers.kafka import kafka_client_options
 from services.settings import Settings
-from tests.e2e.harness import Env
+from testkit.harness import Env
 
 __all__ = ["PhaseTimes", "time_phases"]
 
-_STORE_OPS = (
-    "get_enrolments",
-    "get_batches",
-    "get_courses",
-    "save_enrolments",
-    "save_batch",
-    "save_course",
-    "recount",
-    "mark_counts_stale",
-    "recount_stale",
-    "enrolments_of_batch",
-    "batch_ids_of_course",
-    "pending_outbox",
-    "ack_outbox",
-)
+_STORE_PIECES = ("documents", "outbox", "counts")
 
 
 @dataclass
@@ -111,19 +94,21 @@ async def time_phases(env: Env, budget_s: float) -> PhaseTimes:
     times = PhaseTimes()
     patches = [
         (consumers.loop, "parse_record", "parse + validate (pydantic)"),
-        (services.pipeline, "fold_learner", "fold_learner (pure fold)"),
-        (services.pipeline, "refresh", "refresh (pure fold)"),
+        (services.convergence, "fold_learner", "fold_learner (pure fold)"),
+        (services.convergence, "refresh", "refresh (pure fold)"),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
     for module, attr, name in patches:
         setattr(module, attr, _sync_timer(times, name, getattr(module, attr)))
     stop = asyncio.Event()
     try:
-        async with wired(settings, stop=stop) as w:
-            for op in _STORE_OPS:
-                if hasattr(w.store, op):  # the store's methods change as the service evolves
-                    timed = _async_timer(times, f"mongo {op}", getattr(w.store, op))
-                    setattr(w.store, op, timed)
+        async with bootstrap(settings, stop=stop) as w:
+            for piece_name in _STORE_PIECES:
+                piece = getattr(w.stores, piece_name)
+                for op in [n for n in dir(piece) if not n.startswith("_")]:
+                    if inspect.iscoroutinefunction(getattr(piece, op)):
+                        timed = _async_timer(times, f"mongo {piece_name}.{op}", getattr(piece, op))
+                        setattr(piece, op, timed)
             for op in ("publish_certificates", "dead_letter"):
                 setattr(
                     w.publisher, op, _async_timer(times, f"kafka {op}", getattr(w.publisher, op))
@@ -131,17 +116,9 @@ async def time_phases(env: Env, budget_s: float) -> PhaseTimes:
             w.pipeline.handle = _async_timer(  # type: ignore[method-assign]
                 times, "pipeline.handle (total)", w.pipeline.handle
             )
-            consumer = AIOKafkaConsumer(
-                **kafka_client_options(settings),
-                group_id=settings.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_partition_fetch_bytes=settings.max_request_bytes,
-                fetch_max_bytes=settings.max_request_bytes * 2,
-            )
-            loop = ConsumerLoop(consumer, w.pipeline, w.topics, settings)
-            consumer.subscribe(list(w.topics.inbound), listener=loop.listener)
-            await consumer.start()
+            consumer = make_consumer(settings, group_id=settings.group_id)
+            loop = w.consumer_loop(consumer)
+            await loop.start()
             consumer.getmany = _async_timer(times, "kafka getmany", consumer.getmany)
             consumer.commit = _async_timer(times, "kafka commit", consumer.commit)
             try:

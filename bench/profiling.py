@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.progress import wait_committed
 from bench.service import ProfiledServiceProcess
-from tests.e2e.harness import Env
+from testkit.harness import Env
 
 __all__ = ["ProfileSummary", "profile_service", "summarize"]
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.progress import wait_committed
-from tests.e2e.harness import BIN, Env, ServiceProcess
+from testkit.harness import BIN, Env, ServiceProcess
 
 __all__ = [
     "ProfiledServiceProcess",

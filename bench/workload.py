@@ -1,4 +1,4 @@
-"""The benchmark's input: realistic contract events from `tests.streams`, encoded once.
+"""The benchmark's input: realistic contract events from `testkit.streams`, encoded once.
 
 Learners come from `generate_stream` (several courses, several batches each, learners at
 different rates, odd identifiers). Facts are published in a *windowed* shuffle: every window
@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.streams import Stream, generate_stream, key_of, topic_of
+from testkit.streams import Stream, generate_stream, key_of, topic_of
 
 __all__ = ["Message", "Workload", "build_workload", "learner_key"]
 

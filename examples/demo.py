@@ -31,9 +31,9 @@ from producers.kafka import kafka_client_options
 from producers.sdk import BatchEventPublisher
 from schemas.events import event_adapter
 from schemas.topics import Topics
-from services.domain.world import Positioned, World
 from services.errors import PublishUnavailable
 from services.settings import Settings
+from testkit.world import Positioned, World
 
 LESSONS = [f"lesson-{i}" for i in range(1, 6)]
 QUIZZES = {"quiz-basics": 2, "quiz-final": 4}  # taken after that many lessons

@@ -6,6 +6,7 @@ and added, hostile input), and the end state checked exactly against the pure fo
 runs a fast subset of the same code in `make test`.
 """
 
-from faults.scenarios import SCENARIOS, Ctx, RunResult, Scenario, new_env
+from faults.runner import Ctx, RunResult, Scenario, new_env
+from faults.scenarios import SCENARIOS
 
 __all__ = ["SCENARIOS", "Ctx", "RunResult", "Scenario", "new_env"]

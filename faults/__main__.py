@@ -23,7 +23,8 @@ from pymongo.errors import PyMongoError
 
 from devstack import LocalStack
 from devstack.config import StackError
-from faults.scenarios import SCENARIOS, Ctx, RunResult, new_env
+from faults.runner import Ctx, RunResult, new_env
+from faults.scenarios import SCENARIOS
 
 KAFKA_ENV = "BATCH_SERVICE_KAFKA_BOOTSTRAP"
 MONGO_ENV = "BATCH_SERVICE_MONGODB_URI"

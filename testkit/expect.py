@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from schemas.documents import BatchDoc, EnrolmentDoc
-from services.domain.world import World
+from testkit.world import World
 
 __all__ = ["assert_documents_exact", "certificate_id", "certificate_ids_of"]
 

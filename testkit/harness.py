@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from schemas.topics import Topics
-from tests.streams import key_of, topic_of
+from testkit.streams import key_of, topic_of
 
 __all__ = ["Env", "ServiceProcess", "caught_up", "publish", "read_all", "read_docs"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas.events import event_adapter
 from schemas.topics import KEY_FIELD_OF_TYPE, TOPIC_OF_TYPE
-from services.domain.world import Positioned, World
+from testkit.world import Positioned, World
 
 __all__ = ["Stream", "generate_stream", "key_of", "topic_of"]
 

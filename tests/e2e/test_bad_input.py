@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.outbound import DlqHeader
-from tests.e2e.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from testkit.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
 
 MAX_EVENT_BYTES = 65_536
 

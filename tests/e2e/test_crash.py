@@ -6,9 +6,9 @@ import asyncio
 import random
 from pathlib import Path
 
-from tests.e2e.expect import assert_documents_exact, certificate_ids_of
-from tests.e2e.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
-from tests.streams import generate_stream
+from testkit.expect import assert_documents_exact, certificate_ids_of
+from testkit.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from testkit.streams import generate_stream
 
 KILLS = 4
 

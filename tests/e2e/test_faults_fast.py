@@ -23,14 +23,8 @@ from typing import Any
 import pytest
 
 from devstack import LocalStack
-from faults.scenarios import (
-    Ctx,
-    RunResult,
-    group_changes,
-    kafka_restart,
-    mongo_restart,
-    new_env,
-)
+from faults.processes import group_changes, kafka_restart, mongo_restart
+from faults.runner import Ctx, RunResult, new_env
 
 SEED = 7
 

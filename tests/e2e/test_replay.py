@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from tests.e2e.expect import assert_documents_exact, certificate_ids_of
-from tests.e2e.harness import BIN, Env, ServiceProcess, caught_up, publish, read_all, read_docs
-from tests.streams import generate_stream
+from testkit.expect import assert_documents_exact, certificate_ids_of
+from testkit.harness import BIN, Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from testkit.streams import generate_stream
 
 
 async def _replay(env: Env, *args: str) -> tuple[int, str, str]:

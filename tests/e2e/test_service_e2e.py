@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.expect import assert_documents_exact, certificate_id, certificate_ids_of
-from tests.e2e.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
-from tests.streams import generate_stream
+from testkit.expect import assert_documents_exact, certificate_id, certificate_ids_of
+from testkit.harness import Env, ServiceProcess, caught_up, publish, read_all, read_docs
+from testkit.streams import generate_stream
 
 
 async def test_stream_in_any_order_folds_to_exact_documents_and_one_event_per_eligibility(

@@ -12,7 +12,7 @@ from producers.kafka import KafkaPublisher
 from schemas.topics import Topics
 from services.ports import DeadLetter, Received
 from services.settings import Settings
-from tests.e2e.harness import read_all
+from testkit.harness import read_all
 
 TOPIC_LIMIT = 65_536
 BIG = 300_000  # below max_event_bytes: a bad message the service must still dead-letter

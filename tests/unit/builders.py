@@ -17,7 +17,7 @@ from typing import Any
 from schemas.documents import EnrolmentDoc, enrolment_key
 from schemas.events import Event, event_adapter
 from schemas.types import parse_time
-from services.domain.world import Positioned, World
+from testkit.world import Positioned, World
 
 __all__ = [
     "BATCH",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.domain.world import Positioned, World
+from testkit.world import Positioned, World
 from tests.unit.builders import (
     at,
     batch_cancelled,

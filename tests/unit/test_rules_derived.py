@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.documents import EnrolmentDoc
-from services.domain.world import World
+from testkit.world import World
 from tests.unit.builders import (
     assessment,
     at,
