@@ -14,7 +14,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,12 @@ from devstack.config import (
     require_tool,
     start_timeout_s,
 )
+from devstack.ferret_server import FerretServer
+from devstack.info import ServerStatus, StackInfo
+from devstack.kafka_server import KafkaServer
 from devstack.pg import PostgresServer, ensure_installed
 from devstack.secure import ensure_certs, load_secrets
-from devstack.servers import FerretServer, KafkaServer, Ports, Server, launch
+from devstack.servers import Ports, Server, launch
 
 KAFKA = "kafka"
 POSTGRES = "postgres"
@@ -39,35 +41,6 @@ MONGO_TLS = "mongo_tls"
 _ORDER = (KAFKA, POSTGRES, MONGO, MONGO_TLS)
 _FERRETS = (MONGO, MONGO_TLS)
 _PORT_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """Where the running stack answers; `started` is True when this call started a server."""
-
-    kafka_bootstrap: str
-    mongodb_uri: str
-    started: bool = False
-    # The secure endpoints: Kafka SASL_SSL (SCRAM-SHA-512) and FerretDB over TLS with
-    # authentication (PLAIN, checked by PostgreSQL). Credentials are the stack's own.
-    kafka_sasl_bootstrap: str = ""
-    kafka_sasl_mechanism: str = ""
-    mongodb_tls_uri: str = ""
-    ca_file: str = ""
-    user: str = ""
-    kafka_password: str = ""
-    mongo_password: str = ""
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    """One server as `status` reports it."""
-
-    name: str
-    running: bool
-    pid: int | None
-    address: str | None
-    log: Path
 
 
 class LocalStack:
