@@ -9,7 +9,7 @@ from typing import Any
 from schemas.documents import EnrolmentDoc
 from schemas.events import event_adapter
 from testkit.expect import assert_documents_exact
-from testkit.world import Positioned, World
+from testkit.world import World
 
 __all__ = ["DERIVED", "check_exact", "derived_of", "diff_derived", "fold_of"]
 
@@ -37,9 +37,9 @@ def check_exact(docs: Docs, world: World) -> str:
 def fold_of(rules: Iterable[dict[str, Any]], facts: Iterable[dict[str, Any]]) -> World:
     """The pure fold of rules (in order) then facts."""
     world = World()
-    for offset, raw in enumerate([*rules, *facts]):
+    for raw in [*rules, *facts]:
         event = event_adapter.validate_json(json.dumps(raw).encode())
-        world.apply(Positioned(event, 0, offset))
+        world.apply(event)
     return world
 
 

@@ -99,6 +99,7 @@ def make_consumer(settings: Settings, *, group_id: str | None) -> AIOKafkaConsum
         enable_auto_commit=False,
         max_partition_fetch_bytes=settings.fetch_partition_bytes,
         fetch_max_bytes=settings.fetch_max_bytes,
+        metadata_max_age_ms=settings.metadata_max_age_ms,
         **group,
     )
 

@@ -40,6 +40,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries speak only when something is wrong
+    # ... and when Kafka resets a partition whose offset is out of range (a topic recreated).
+    logging.getLogger("aiokafka.consumer.fetcher").setLevel(logging.INFO)
 
 
 def _render() -> structlog.processors.JSONRenderer:

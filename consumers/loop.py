@@ -10,9 +10,15 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    RebalanceInProgressError,
+)
 
 from consumers.parsing import parse_record
+from consumers.topic_watch import TopicWatch, report_offsets_beyond_end
 from producers.kafka import kafka_errors
 from schemas.topics import Topics
 from services.errors import CommitLostToRebalance, CommitUnavailable, KafkaUnavailable
@@ -41,8 +47,9 @@ async def commit_errors() -> AsyncIterator[None]:
 class _WaitForBatchInHand(ConsumerRebalanceListener):
     """Partitions are given up only after the batch in hand is persisted and committed."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
+    def __init__(self, lock: asyncio.Lock, consumer: AIOKafkaConsumer) -> None:
         self._lock = lock
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self._lock:
@@ -50,6 +57,10 @@ class _WaitForBatchInHand(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions_assigned", partitions=_names(assigned))
+        try:
+            await report_offsets_beyond_end(self._consumer, assigned)
+        except (KafkaError, OSError) as exc:  # only a report: the reset happens regardless
+            log.warning("offsets_check_failed", error=repr(exc))
 
 
 class ConsumerLoop:
@@ -69,7 +80,8 @@ class ConsumerLoop:
         self._settings = settings
         self._retry = retry
         self._lock = asyncio.Lock()
-        self.listener = _WaitForBatchInHand(self._lock)
+        self.listener = _WaitForBatchInHand(self._lock, consumer)
+        self._watch = TopicWatch(topics.inbound)
 
     async def start(self) -> None:
         """Subscribe to the inbound topics and join the group (retried while Kafka is away)."""
@@ -87,7 +99,7 @@ class ConsumerLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in hand is always finished and committed first."""
         await self._retry.run(self._relay)
-        relayed_at = counted_at = time.monotonic()
+        relayed_at = counted_at = watched_at = time.monotonic()
         while not stop.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self._settings.poll_timeout_ms,
@@ -103,6 +115,9 @@ class ConsumerLoop:
             if now - relayed_at > self._settings.relay_interval_s:
                 await self._retry.run(self._relay)
                 relayed_at = now
+            if now - watched_at > self._settings.metadata_max_age_ms / 1000:
+                self._watch.look(self._consumer)
+                watched_at = now
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:

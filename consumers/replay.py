@@ -19,16 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_store
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.progress import Progress
 from consumers.run import stop_on_signals
-from producers.kafka import kafka_client_options
+from consumers.upgrade import upgrade_documents
+from producers.topics import partitions_of
 from schemas.outbound import CertificateEligible
-from schemas.topics import Topics
 from schemas.types import parse_time
 from services.diff import diff_collection
 from services.pipeline import Pipeline
@@ -106,6 +105,7 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     stop = stop_on_signals()
     target = args.into or settings.db
     async with bootstrap(settings, db_name=target, stop=stop) as service:
+        await upgrade_documents(service)
         counting = _Counting(None if args.into else service.publisher)
         pipeline = Pipeline(service.stores, counting)
         done = await _fold(service, pipeline, args, start, stop)
@@ -135,7 +135,7 @@ async def _fold(
     consumer = make_consumer(settings, group_id=None)
     await consumer.start()
     try:
-        tps = await _partitions(settings, service.topics)
+        tps = await partitions_of(settings, list(service.topics.inbound))
         consumer.assign(tps)
         saved = await checkpoints.load(name) if args.resume else None
         begin, end = await _bounds(consumer, tps, start, saved)
@@ -160,18 +160,6 @@ async def _fold(
         return finished
     finally:
         await consumer.stop()
-
-
-async def _partitions(settings: Settings, topics: Topics) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings), client_id="batch-service-replay")
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics.inbound))
-    finally:
-        await admin.close()
-    return sorted(
-        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
-    )
 
 
 async def _bounds(

@@ -9,6 +9,7 @@ import structlog
 
 from consumers.bootstrap import bootstrap
 from consumers.logs import configure_logging
+from consumers.upgrade import upgrade_documents
 from services.settings import Settings
 
 __all__ = ["run_service", "stop_on_signals"]
@@ -31,6 +32,7 @@ async def run_service(settings: Settings) -> int:
     stop = stop_on_signals()
     log.info("starting", kafka=settings.kafka_bootstrap, db=settings.db, group=settings.group_id)
     async with bootstrap(settings, stop=stop) as service:
+        await upgrade_documents(service)
         loop = service.consumer_loop()
         await loop.start()
         try:

@@ -147,6 +147,15 @@ class LocalStack:
         """Start Kafka again on the ports it had (PortInUseError if one is taken meanwhile)."""
         self._start_one(KAFKA)
 
+    def kafka_bootstrap(self) -> str | None:
+        """Where this stack's Kafka answers (None when it does not run): with `start_kafka`,
+        a second, Kafka-only cluster for tests (`LocalStack(stack_dir=..., build_dir=...)`)."""
+        state = self._load()
+        entry = state.get(KAFKA) or {}
+        if not self._answers(KAFKA, state):
+            return None
+        return self._servers[KAFKA].address(entry["ports"])
+
     def stop_mongo(self, graceful: bool = True) -> None:
         """Stop FerretDB only, keeping its data and port (graceful=False: SIGKILL)."""
         self._stop_one(MONGO, graceful)

@@ -33,7 +33,7 @@ from schemas.events import event_adapter
 from schemas.topics import Topics
 from services.errors import PublishUnavailable
 from services.settings import Settings
-from testkit.world import Positioned, World
+from testkit.world import World
 
 LESSONS = [f"lesson-{i}" for i in range(1, 6)]
 QUIZZES = {"quiz-basics": 2, "quiz-final": 4}  # taken after that many lessons
@@ -141,9 +141,9 @@ def learner_facts(
 def expected_certificates(sent: list[dict[str, Any]]) -> set[str]:
     """The certificate ids the service must announce, by its own pure fold."""
     world = World()
-    for offset, raw in enumerate(sent):
+    for raw in sent:
         event = event_adapter.validate_json(json.dumps(raw).encode())
-        world.apply(Positioned(event, 0, offset))
+        world.apply(event)
     return world.certificate_ids()
 
 

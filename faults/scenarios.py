@@ -13,6 +13,7 @@ from faults.processes import (
     slow_consumer,
 )
 from faults.runner import Scenario
+from faults.topics import cluster_move, topic_recreated
 
 __all__ = ["SCENARIOS"]
 
@@ -26,4 +27,6 @@ SCENARIOS: dict[str, Scenario] = {
     "hostile-input": hostile_input,
     "retry-exhausted": retry_exhausted,
     "near-limit-input": near_limit_input,
+    "topic-recreated": topic_recreated,
+    "cluster-move": cluster_move,
 }

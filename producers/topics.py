@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -12,7 +13,7 @@ from schemas.topics import Topics
 from services.errors import KafkaUnavailable
 from services.settings import Settings
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topics", "partitions_of"]
 
 
 async def ensure_topics(settings: Settings, topics: Topics) -> list[str]:
@@ -44,3 +45,17 @@ async def ensure_topics(settings: Settings, topics: Topics) -> list[str]:
 def _config(topic: str, settings: Settings) -> dict[str, str]:
     # The dead-letter topic must take back any value the inbound topics accepted.
     return {"max.message.bytes": str(settings.max_request_bytes + DLQ_HEADROOM_BYTES)}
+
+
+async def partitions_of(settings: Settings, topic_names: list[str]) -> list[TopicPartition]:
+    """Every partition of these topics, as the cluster describes them now (missing: none)."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), client_id="batch-service-admin")
+    async with kafka_errors(KafkaUnavailable):
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topic_names)
+        finally:
+            await admin.close()
+    return sorted(
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from schemas.events import CertificateTemplate
 from schemas.outbound import CertificateEligible
@@ -25,6 +25,7 @@ __all__ = [
     "EnrolmentFact",
     "LearnerFacts",
     "Submission",
+    "batch_event_key",
     "batch_of_key",
     "enrolment_key",
 ]
@@ -38,6 +39,11 @@ _KEY_SEPARATOR = "\n"
 def enrolment_key(batch_id: str, user_id: str) -> str:
     """The `_id` of an enrolment: ids never hold control characters, so a newline separates."""
     return f"{batch_id}{_KEY_SEPARATOR}{user_id}"
+
+
+def batch_event_key(batch_id: str, event_id: str) -> str:
+    """The `_id` under which a batch remembers an event of `lms.batch.v1` it applied."""
+    return f"{batch_id}{_KEY_SEPARATOR}{event_id}"
 
 
 def batch_of_key(key: str) -> str:
@@ -79,9 +85,6 @@ class BatchDoc(BaseModel):
     enrolledCount: int = 0
     completedCount: int = 0
     certifiedCount: int = 0
-    # Last offset applied per partition of lms.batch.v1: a replay skips what was applied, so
-    # re-reading old events never rolls a batch back, not even for a moment.
-    appliedOffsets: dict[str, int] = Field(default_factory=dict)
     rev: str | None = None
 
 

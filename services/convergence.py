@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import reduce
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_of_key, enrolment_key
 from schemas.events import BatchCancelled, BatchCreated, BatchUpdated, CoursePublished, LearnerEvent
 from services.domain import (
-    apply_batch_event,
+    apply_batch_events,
     apply_course_event,
     fold_learner,
     refresh,
@@ -84,31 +85,35 @@ class PollFold:
     async def batches(self, received: list[Received]) -> list[DeadLetter]:
         """Apply the events of `lms.batch.v1`; returns the rejected ones as dead letters."""
         by_batch: dict[str, list[Received]] = defaultdict(list)
-        for r in sorted(received, key=lambda r: (r.partition, r.offset)):
+        for r in received:
             assert isinstance(r.event, BATCH_EVENTS)
             by_batch[r.event.data.batchId].append(r)
         letters: list[DeadLetter] = []
         for batch_id, items in by_batch.items():
-            letters += await self._save_batch(batch_id, items)
+            letters += await self._save_batch(batch_id, in_batch_order(items))
         return letters
 
     async def _save_batch(self, batch_id: str, items: list[Received]) -> list[DeadLetter]:
+        events = [r.event for r in items if isinstance(r.event, BATCH_EVENTS)]
+        source = {id(r.event): r for r in items}
         for _ in range(self.max_rounds):
             old = (await self.documents.get_batches([batch_id])).get(batch_id)
-            new, letters = old, []
-            for r in items:
-                assert isinstance(r.event, BATCH_EVENTS)
-                change = apply_batch_event(new, r.event, r.partition, r.offset)
-                new = change.batch
-                if change.rejection is not None:
-                    letters.append(DeadLetter(r, change.rejection.reason, r.event.id))
-            if new is None or new == old:
-                return letters
-            if await self.documents.save_batch(new):
+            applied = await self.documents.applied_batch_events(batch_id, [e.id for e in events])
+            fold = apply_batch_events(old, events, applied)
+            letters = [
+                DeadLetter(source[id(event)], rejection.reason, event.id)
+                for event, rejection in fold.rejected
+            ]
+            if fold.batch is not None and fold.batch != old:
+                if not await self.documents.save_batch(fold.batch):
+                    continue  # another writer changed the batch: fold again
                 self.touched.add(batch_id)
-                if rules_differ(old, new):
-                    await self.refresh_batch(batch_id)
-                return letters
+            # Remembered after the save: a crash in between re-applies the newest events of
+            # the batch once more, in order, which leaves it as it is.
+            await self.documents.remember_batch_events(batch_id, fold.consumed)
+            if rules_differ(old, fold.batch):
+                await self.refresh_batch(batch_id)
+            return letters
         raise DocumentKeptChanging(f"batch {batch_id!r}")
 
     async def refresh_batch(self, batch_id: str) -> None:
@@ -160,6 +165,31 @@ class PollFold:
         batches = await self.documents.get_batches(batch_ids)
         courses = await self.documents.get_courses({b.courseId for b in batches.values()})
         return RulesSnapshot(batches, courses)
+
+
+def in_batch_order(items: list[Received]) -> list[Received]:
+    """One batch's events of one poll in the order they apply: each partition's own order,
+    and between partitions (a batch keyed elsewhere, a partition count changed) the event with
+    the earlier `time` first. Events read in different polls apply in the order read."""
+    queues = [sorted(group, key=lambda r: r.offset) for group in _by_partition(items).values()]
+    ordered: list[Received] = []
+    while queues:
+        head = min(queues, key=lambda q: _time_of(q[0]))
+        ordered.append(head.pop(0))
+        queues = [q for q in queues if q]
+    return ordered
+
+
+def _by_partition(items: list[Received]) -> dict[tuple[str, int], list[Received]]:
+    groups: dict[tuple[str, int], list[Received]] = defaultdict(list)
+    for r in items:
+        groups[(r.topic, r.partition)].append(r)
+    return groups
+
+
+def _time_of(r: Received) -> datetime:
+    assert r.event is not None
+    return r.event.time
 
 
 def _refreshed(key: str, doc: EnrolmentDoc | None, rules: RulesSnapshot) -> EnrolmentDoc:

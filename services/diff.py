@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["CollectionDiff", "diff_collection"]
 
 # Bookkeeping that differs between two correct databases.
-IGNORED_FIELDS = frozenset({"rev", "outbox", "hasOutbox", "countsStale"})
+IGNORED_FIELDS = frozenset({"rev", "outbox", "hasOutbox", "countsStale", "appliedOffsets"})
 
 
 @dataclass

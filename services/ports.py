@@ -77,6 +77,14 @@ class DocumentStore(Protocol):
         """Save; return the keys whose `rev` was no longer current (nothing written for them)."""
         ...
 
+    async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        """Which of these events of `lms.batch.v1` the batch has applied already."""
+        ...
+
+    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
+        """Record that the batch applied these events (idempotent)."""
+        ...
+
 
 class OutboxStore(Protocol):
     """Announcements written with the documents that decided them, until Kafka has them."""
@@ -123,6 +131,15 @@ class MaintenanceStore(Protocol):
 
     async def replace_all(self, collection: str, docs: Iterable[dict[str, Any]]) -> int:
         """Make the collection hold exactly these documents (not atomic: stop writers first)."""
+        ...
+
+    async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
+        """Batches written before batch events were remembered by id: the last offset they
+        applied per partition of `lms.batch.v1` (their `appliedOffsets`), by batchId."""
+        ...
+
+    async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
+        """Remove `appliedOffsets` from these batches (their events are remembered by id)."""
         ...
 
 

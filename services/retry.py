@@ -51,7 +51,7 @@ class RetryPolicy:
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retriable),
-            wait=wait_exponential_jitter(initial=0.2, max=self.backoff_max_s),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self.backoff_max_s),
             stop=stopping,
             before_sleep=self.on_retry,
             reraise=True,

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(10_000, ge=1000, description="group membership lease")
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=1000, description="longest gap between polls")
+    metadata_max_age_ms: int = Field(
+        30_000, ge=1000, description="how soon a created, deleted or recreated topic is seen"
+    )
     create_topics: bool = True
     topic_partitions: int = Field(3, ge=1)
     topic_replication: int = Field(1, ge=1)

@@ -14,13 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from schemas.topics import Topics
 from testkit.streams import key_of, topic_of
 
-__all__ = ["Env", "ServiceProcess", "caught_up", "publish", "read_all", "read_docs"]
+__all__ = [
+    "Env",
+    "ServiceProcess",
+    "caught_up",
+    "create_topic",
+    "delete_topic",
+    "publish",
+    "read_all",
+    "read_docs",
+]
 
 BIN = Path(sys.executable).parent / "batch-service"
 
@@ -182,3 +191,27 @@ async def read_docs(env: Env) -> dict[str, dict[str, dict[str, Any]]]:
         }
     finally:
         await client.close()
+
+
+async def delete_topic(kafka: str, topic: str, timeout_s: float = 30) -> None:
+    """Delete a topic and wait until the cluster no longer lists it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        deadline = time.monotonic() + timeout_s
+        while topic in await admin.list_topics():
+            assert time.monotonic() < deadline, f"{topic} still listed after deletion"
+            await asyncio.sleep(0.3)
+    finally:
+        await admin.close()
+
+
+async def create_topic(kafka: str, topic: str, partitions: int = 3) -> None:
+    """Create a topic (as an operator recreating it would)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas.events import event_adapter
 from schemas.topics import KEY_FIELD_OF_TYPE, TOPIC_OF_TYPE
-from testkit.world import Positioned, World
+from testkit.world import World
 
 __all__ = ["Stream", "generate_stream", "key_of", "topic_of"]
 
@@ -58,11 +58,10 @@ class Stream:
         return out
 
     def expected(self) -> World:
-        """The pure fold of the stream (positions count per batch: rules in their order)."""
+        """The pure fold of the stream (rules in their order, then the facts)."""
         world = World()
-        for offset, raw in enumerate(self.all()):
-            event = event_adapter.validate_json(json.dumps(raw).encode())
-            world.apply(Positioned(event, 0, offset))
+        for raw in self.all():
+            world.apply(event_adapter.validate_json(json.dumps(raw).encode()))
         return world
 
 

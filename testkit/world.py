@@ -14,16 +14,7 @@ from schemas.events import BatchCreated, BatchEvent, CoursePublished, Event
 from services.domain.eligibility import fold_learner, refresh
 from services.domain.rules import Rejection, apply_batch_event, apply_course_event, rules_differ
 
-__all__ = ["Positioned", "World"]
-
-
-@dataclass(frozen=True, slots=True)
-class Positioned:
-    """An event and where it was read (partition and offset order batch events)."""
-
-    event: Event
-    partition: int | None = None
-    offset: int | None = None
+__all__ = ["World"]
 
 
 @dataclass
@@ -34,20 +25,21 @@ class World:
     courses: dict[str, CourseDoc] = field(default_factory=dict)
     enrolments: dict[str, EnrolmentDoc] = field(default_factory=dict)
     rejections: list[tuple[Event, Rejection]] = field(default_factory=list)
+    # The ids of the batch events each batch consumed: a second arrival is a re-read.
+    consumed: dict[str, set[str]] = field(default_factory=dict)
 
-    def apply_all(self, items: Iterable[Positioned | Event]) -> World:
-        """Apply events one after another; returns self."""
-        for item in items:
-            self.apply(item if isinstance(item, Positioned) else Positioned(item))
+    def apply_all(self, events: Iterable[Event]) -> World:
+        """Apply events one after another, in arrival order; returns self."""
+        for event in events:
+            self.apply(event)
         return self
 
-    def apply(self, item: Positioned) -> None:
+    def apply(self, event: Event) -> None:
         """Apply one event."""
-        event = item.event
         if isinstance(event, CoursePublished):
             self._course(event)
         elif isinstance(event, BatchCreated | BatchEvent):
-            self._batch(item)
+            self._batch(event)
         else:
             key = enrolment_key(event.data.batchId, event.data.userId)
             doc = self.enrolments.get(key) or EnrolmentDoc(
@@ -85,11 +77,13 @@ class World:
             if batch.courseId == new.courseId:
                 self._refresh_batch(batch.batchId)
 
-    def _batch(self, item: Positioned) -> None:
-        event = item.event
-        assert isinstance(event, BatchCreated | BatchEvent)
+    def _batch(self, event: BatchEvent) -> None:
+        consumed = self.consumed.setdefault(event.data.batchId, set())
+        if event.id in consumed:
+            return  # already applied (or refused): a re-read changes nothing
         old = self.batches.get(event.data.batchId)
-        change = apply_batch_event(old, event, item.partition, item.offset)
+        change = apply_batch_event(old, event)
+        consumed.add(event.id)
         if change.rejection is not None:
             self.rejections.append((event, change.rejection))
         if change.batch is None:

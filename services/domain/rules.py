@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from schemas.documents import BatchDoc, CourseDoc
 from schemas.events import BatchCancelled, BatchCreated, BatchEvent, BatchUpdated, CoursePublished
 
-__all__ = ["BatchChange", "Rejection", "apply_batch_event", "apply_course_event", "rules_differ"]
+__all__ = [
+    "BatchChange",
+    "BatchFold",
+    "Rejection",
+    "apply_batch_event",
+    "apply_batch_events",
+    "apply_course_event",
+    "rules_differ",
+]
 
 # The batch fields that learners' derived values and eligibility depend on.
 _RULE_FIELDS = (
@@ -51,29 +60,46 @@ def apply_course_event(course: CourseDoc | None, event: CoursePublished) -> Cour
     )
 
 
-def apply_batch_event(
-    batch: BatchDoc | None,
-    event: BatchEvent,
-    partition: int | None = None,
-    offset: int | None = None,
-) -> BatchChange:
-    """Apply one event of `lms.batch.v1` in partition order; an offset already applied is
-    skipped, so a replay cannot roll a batch back."""
-    if _already_applied(batch, partition, offset):
-        return BatchChange(batch)
-    change = _apply(batch, event)
-    if change.batch is None or partition is None or offset is None:
-        return change
-    offsets = {**change.batch.appliedOffsets, str(partition): offset}
-    return BatchChange(
-        change.batch.model_copy(update={"appliedOffsets": offsets}), change.rejection
-    )
+def apply_batch_event(batch: BatchDoc | None, event: BatchEvent) -> BatchChange:
+    """Apply one event of `lms.batch.v1` (the caller skips events already applied: see
+    `apply_batch_events`)."""
+    return _apply(batch, event)
 
 
-def _already_applied(batch: BatchDoc | None, partition: int | None, offset: int | None) -> bool:
-    if batch is None or partition is None or offset is None:
-        return False
-    return offset <= batch.appliedOffsets.get(str(partition), -1)
+@dataclass(frozen=True, slots=True)
+class BatchFold:
+    """A batch after a run of its events: what was rejected, and which event ids were
+    consumed (applied or rejected) and must be remembered."""
+
+    batch: BatchDoc | None
+    rejected: list[tuple[BatchEvent, Rejection]]
+    consumed: list[str]
+
+
+def apply_batch_events(
+    batch: BatchDoc | None, events: Iterable[BatchEvent], applied: Collection[str]
+) -> BatchFold:
+    """Apply events in the order given, skipping those whose id is in `applied` (already
+    applied: a replay, a redelivery, a publisher's resend) or seen earlier in this run.
+
+    "Already applied" is a property of the event, not of where it sat in a log, so it holds
+    across topic recreation, cluster moves and partition changes. A rejected event is
+    consumed too (for a batch never created as well): re-reading it later, when the batch has
+    moved on or exists, must not apply what was refused the first time.
+    """
+    seen = set(applied)
+    rejected: list[tuple[BatchEvent, Rejection]] = []
+    consumed: list[str] = []
+    for event in events:
+        if event.id in seen:
+            continue
+        change = _apply(batch, event)
+        if change.rejection is not None:
+            rejected.append((event, change.rejection))
+        seen.add(event.id)
+        consumed.append(event.id)
+        batch = change.batch
+    return BatchFold(batch, rejected, consumed)
 
 
 def rules_differ(old: BatchDoc | None, new: BatchDoc | None) -> bool:
@@ -107,7 +133,6 @@ def _created(batch: BatchDoc | None, event: BatchCreated) -> BatchDoc:
                 "enrolledCount",
                 "completedCount",
                 "certifiedCount",
-                "appliedOffsets",
                 "rev",
             }
         )

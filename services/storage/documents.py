@@ -11,16 +11,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.revisions import body_of
 
-__all__ = ["COUNT_FIELDS", "MongoDocuments"]
+__all__ = ["BATCH_EVENTS", "COUNT_FIELDS", "MongoDocuments"]
 
 Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount")
+BATCH_EVENTS = "batch_events"  # one document per event of lms.batch.v1 a batch applied
 
 
 class MongoDocuments:
@@ -31,6 +32,7 @@ class MongoDocuments:
         self.batches: AsyncCollection[Raw] = db["batches"]
         self.courses: AsyncCollection[Raw] = db["courses"]
         self.enrolments: AsyncCollection[Raw] = db["enrolments"]
+        self.batch_events: AsyncCollection[Raw] = db[BATCH_EVENTS]
 
     async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]:
         return {d.courseId: d for d in await self._find(self.courses, CourseDoc, ids)}
@@ -79,6 +81,20 @@ class MongoDocuments:
         # A replace may report success and still have lost (FerretDB): read back.
         current = await self._guarded.stored_revs(self.enrolments, replaced)
         return lost | {key for key, rev in replaced.items() if current.get(key) != rev}
+
+    async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        keys = {batch_event_key(batch_id, e): e for e in event_ids}
+        async with mongo_errors():
+            found = await self._guarded.lookup.by_ids(self.batch_events, keys, {"_id": 1})
+        return {keys[raw["_id"]] for raw in found}
+
+    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
+        writes = [
+            InsertOne({"_id": batch_event_key(batch_id, e), "batchId": batch_id, "eventId": e})
+            for e in dict.fromkeys(event_ids)
+        ]
+        async with mongo_errors():
+            await self._guarded.bulk.write(self.batch_events, writes)  # duplicates: known
 
     async def _find(
         self, coll: AsyncCollection[Raw], model: type[M], ids: Iterable[str]

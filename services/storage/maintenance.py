@@ -8,6 +8,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.storage.errors import mongo_errors
+from services.storage.guarded import GuardedWrites
+from services.storage.revisions import next_rev, until_written
 
 __all__ = ["MongoMaintenance"]
 
@@ -17,9 +19,10 @@ Raw = dict[str, Any]
 class MongoMaintenance:
     """The `MaintenanceStore` port."""
 
-    def __init__(self, db: AsyncDatabase[Raw], chunk: int) -> None:
+    def __init__(self, db: AsyncDatabase[Raw], chunk: int, guarded: GuardedWrites) -> None:
         self._db = db
         self._chunk = chunk
+        self._guarded = guarded
 
     async def dump(self, collection: str) -> dict[str, Raw]:
         async with mongo_errors():
@@ -32,3 +35,30 @@ class MongoMaintenance:
             for start in range(0, len(docs), self._chunk):
                 await self._db[collection].insert_many(docs[start : start + self._chunk])
         return len(docs)
+
+    async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {}
+        query = {"appliedOffsets": {"$exists": True}}
+        async with mongo_errors():
+            async for raw in self._db["batches"].find(query, {"appliedOffsets": 1}):
+                offsets = raw.get("appliedOffsets") or {}
+                found[raw["_id"]] = {int(p): int(o) for p, o in offsets.items()}
+        return found
+
+    async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
+        batches = self._db["batches"]
+        for batch_id in batch_ids:
+
+            async def attempt(batch_id: str = batch_id) -> bool:
+                async with mongo_errors():
+                    raw = await batches.find_one({"_id": batch_id}, {"rev": 1})
+                    if raw is None:
+                        return True
+                    rev = next_rev(raw.get("rev"))
+                    await batches.update_one(
+                        {"_id": batch_id, "rev": raw.get("rev")},
+                        {"$unset": {"appliedOffsets": ""}, "$set": {"rev": rev}},
+                    )
+                return (await self._guarded.stored_revs(batches, [batch_id])).get(batch_id) == rev
+
+            await until_written(attempt, f"batch {batch_id!r}")

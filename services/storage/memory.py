@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
 from services.ports import Stores
-from services.storage.documents import COUNT_FIELDS
+from services.storage.documents import BATCH_EVENTS, COUNT_FIELDS
 from services.storage.revisions import body_of, next_rev
 
 __all__ = ["InMemoryStore"]
@@ -65,6 +65,15 @@ class InMemoryDocuments:
 
     async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
         return {d.key for d in docs if not self._save("enrolments", d.key, d)}
+
+    async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        known = self._colls[BATCH_EVENTS]
+        return {e for e in event_ids if batch_event_key(batch_id, e) in known}
+
+    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
+        for e in event_ids:
+            key = batch_event_key(batch_id, e)
+            self._colls[BATCH_EVENTS][key] = {"_id": key, "batchId": batch_id, "eventId": e}
 
     def _load(self, name: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:
         coll = self._colls[name]
@@ -163,6 +172,19 @@ class InMemoryMaintenance:
     async def replace_all(self, collection: str, docs: Iterable[Raw]) -> int:
         self._colls.by_name[collection] = {d["_id"]: copy.deepcopy(d) for d in docs}
         return len(self._colls.by_name[collection])
+
+    async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
+        return {
+            key: {int(p): int(o) for p, o in raw["appliedOffsets"].items()}
+            for key, raw in self._colls["batches"].items()
+            if "appliedOffsets" in raw
+        }
+
+    async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
+        for batch_id in batch_ids:
+            raw = self._colls["batches"].get(batch_id)
+            if raw is not None and raw.pop("appliedOffsets", None) is not None:
+                raw["rev"] = next_rev(raw.get("rev"))
 
 
 class InMemoryStore:

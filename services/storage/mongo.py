@@ -16,7 +16,7 @@ from services.ports import Stores
 from services.storage.bulk import DEFAULT_BULK_CHUNK, BulkWriter
 from services.storage.checkpoints import MongoCheckpoints
 from services.storage.counts import COUNT_MARKS, MongoCounts
-from services.storage.documents import MongoDocuments
+from services.storage.documents import BATCH_EVENTS, MongoDocuments
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.lookup import DetectedLookup
@@ -25,7 +25,7 @@ from services.storage.outbox import MongoOutbox
 
 __all__ = ["COLLECTIONS", "MongoStore"]
 
-COLLECTIONS = ("batches", "courses", "enrolments")
+COLLECTIONS = ("batches", "courses", "enrolments", BATCH_EVENTS)
 Raw = dict[str, Any]
 
 
@@ -48,7 +48,7 @@ class MongoStore:
         self.outbox = MongoOutbox(self.documents.enrolments, guarded)
         self.counts = MongoCounts(db, guarded)
         self.checkpoints = MongoCheckpoints(db)
-        self.maintenance = MongoMaintenance(db, bulk_chunk)
+        self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
         self._db = db
 
     @classmethod
@@ -91,6 +91,7 @@ class MongoStore:
             )
             await enrolments.create_index([("hasOutbox", ASCENDING)])
             await self.documents.batches.create_index([("courseId", ASCENDING)])
+            await self.documents.batch_events.create_index([("batchId", ASCENDING)])
             await self._db[COUNT_MARKS].create_index([("batchId", ASCENDING)])
 
     async def close(self) -> None:

@@ -157,3 +157,13 @@ async def test_maintenance_dumps_and_replaces_a_collection(stores: Stores) -> No
     kept = [dumped[_docs(3)[1].key]]
     assert await stores.maintenance.replace_all("enrolments", kept) == 1
     assert set(await stores.maintenance.dump("enrolments")) == {_docs(3)[1].key}
+
+
+async def test_a_batch_remembers_the_events_it_applied(stores: Stores) -> None:
+    docs = stores.documents
+    assert await docs.applied_batch_events("b.$1", ["e1", "e2"]) == set()
+    await docs.remember_batch_events("b.$1", ["e1", "e 2.$x"])
+    await docs.remember_batch_events("b.$1", ["e1"])  # again: idempotent
+    await docs.remember_batch_events("other", ["e3"])
+    assert await docs.applied_batch_events("b.$1", ["e1", "e 2.$x", "e3"]) == {"e1", "e 2.$x"}
+    assert await docs.applied_batch_events("other", ["e1", "e3"]) == {"e3"}

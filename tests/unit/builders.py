@@ -17,7 +17,7 @@ from typing import Any
 from schemas.documents import EnrolmentDoc, enrolment_key
 from schemas.events import Event, event_adapter
 from schemas.types import parse_time
-from testkit.world import Positioned, World
+from testkit.world import World
 
 __all__ = [
     "BATCH",
@@ -37,7 +37,6 @@ __all__ = [
     "fold",
     "message",
     "parse",
-    "positioned",
     "progress",
     "template",
     "unenrolled",
@@ -269,14 +268,7 @@ def assessment(
     return parse(message("assessment.submitted", data, id=id, time=time))
 
 
-def positioned(
-    events: Iterable[Event], partition: int = 0, first_offset: int = 0
-) -> list[Positioned]:
-    """Events as read one after another from one partition."""
-    return [Positioned(e, partition, first_offset + i) for i, e in enumerate(events)]
-
-
-def fold(*items: Event | Positioned) -> World:
+def fold(*items: Event) -> World:
     """The world a stream leads to, applied in the given order."""
     return World().apply_all(items)
 

@@ -16,6 +16,7 @@ import pytest
 from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import event_adapter
 from schemas.outbound import CertificateEligible
+from services.convergence import in_batch_order
 from services.errors import PublishUnavailable
 from services.pipeline import Pipeline
 from services.ports import DeadLetter, Received, Stores
@@ -241,3 +242,48 @@ def test_the_reference_world_agrees_with_itself_on_a_tiny_stream() -> None:
         ]
     )
     assert len(world.certificate_ids()) == 1
+
+
+async def test_a_batch_event_at_an_offset_seen_before_applies_when_its_id_is_new(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    # The topic was recreated (or the cluster moved): offsets start again at 0.
+    await pipeline.handle(received([course(leaf_nodes=["a"]), batch_created(end="2026-01-31")]))
+    await pipeline.handle(received([enrolled(time="2026-01-05T00:00:00Z")]))
+    await pipeline.handle(received([completed("a", time="2026-02-10T00:00:00Z")]))
+    extended = batch_updated(endDate="2026-03-31")
+    await pipeline.handle(received([extended]))  # offset 0 of partition 0, again
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.endDate == "2026-03-31"
+    [doc] = (await store.documents.get_enrolments([enrolment_key("batch-1", "user-1")])).values()
+    assert doc.progressStatus == 2, "the completion now inside the window counts"
+
+
+async def test_batch_events_read_again_from_other_offsets_never_roll_the_batch_back(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    created, first, second = (
+        batch_created(end="2026-06-30"),
+        batch_updated(endDate="2026-07-31"),
+        batch_updated(endDate="2026-09-30"),
+    )
+    await pipeline.handle(received([created, first, second], partition=0))
+    # A mirror in another cluster: the same events at other offsets, in another partition.
+    await pipeline.handle(received([b"{}", created, first], partition=2))
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.endDate == "2026-09-30"
+    assert len(publisher.letters) == 1, "only the junk record is dead-lettered"
+
+
+def test_one_batchs_events_from_two_partitions_apply_in_time_order_each_partition_kept() -> None:
+    early, middle, late = (
+        batch_updated(endDate="2026-07-31", time="2026-01-02T00:00:00Z"),
+        batch_updated(endDate="2026-08-31", time="2026-01-03T00:00:00Z"),
+        batch_updated(endDate="2026-09-30", time="2026-01-04T00:00:00Z"),
+    )
+    one = received([early, late], partition=1)
+    two = received([middle], partition=0)
+    assert [r.event for r in in_batch_order([*one, *two])] == [early, middle, late]
+    # Within a partition its order wins, whatever the times say.
+    backwards = received([late, early], partition=1)
+    assert [r.event for r in in_batch_order(backwards)] == [late, early]

@@ -1,7 +1,8 @@
 """Order independence of the fold (contract 2-4), checked on generated streams.
 
-A stream holds batch events (applied in partition order, with positions) and learner and
-course events (which may arrive in any order, late, twice). The properties:
+A stream holds batch events (applied in the order they were published; any of them may be
+read again later, as after a replay, a topic recreation or a publisher's resend) and learner
+and course events (which may arrive in any order, late, twice). The properties:
 
 (a) any arrival order of the learner and course events, with duplicates, gives the same
     enrolment documents apart from `certificates` and `outbox`, and the same batches;
@@ -25,7 +26,7 @@ from schemas.outbound import certificate_event_id
 from schemas.types import format_time
 from services.domain.derive import derive, rules_of
 from services.domain.eligibility import meets
-from testkit.world import Positioned, World
+from testkit.world import World
 from tests.unit.builders import batch_data, message, parse
 
 BASE = date(2026, 3, 1)
@@ -44,15 +45,15 @@ Raw = tuple[str, dict[str, Any], str]  # an event before parsing: type, data, ti
 
 @dataclass
 class Stream:
-    """Batch events in partition order, and the learner and course events."""
+    """Batch events in publication order, and the learner and course events."""
 
-    batch_items: list[Positioned]
+    batch_items: list[Event]
     others: list[Event]
     retracting: bool
 
     def __repr__(self) -> str:
         lines = [f"Stream(retracting={self.retracting})", "  batch events (in order):"]
-        lines += [f"    @{p.offset} {describe(p.event)}" for p in self.batch_items]
+        lines += [f"    {describe(e)}" for e in self.batch_items]
         lines.append("  learner and course events:")
         lines += [f"    {describe(e)}" for e in self.others]
         return "\n".join(lines)
@@ -293,7 +294,7 @@ def streams(draw: st.DrawFn, retracting: bool) -> Stream:
     slots = [i for i, events in enumerate(per_batch) for _ in events]
     merged = [per_batch[i].pop(0) for i in draw(st.permutations(slots))]
     batch_items = [
-        Positioned(parse(message(t, d, id=f"bev-{n}", time=day(-10) + "T00:00:00Z")), 0, n)
+        parse(message(t, d, id=f"bev-{n}", time=day(-10) + "T00:00:00Z"))
         for n, (t, d) in enumerate(merged)
     ]
     raw = draw(course_events(retracting))
@@ -310,9 +311,10 @@ def streams(draw: st.DrawFn, retracting: bool) -> Stream:
 # -- Arrival orders -------------------------------------------------------------------------
 
 
-def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Positioned | Event]:
+def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Event]:
     """A random arrival order: learner and course events shuffled with some repeated, batch
-    events in partition order (some re-read after they were applied), all interleaved."""
+    events in publication order (some read again after they were applied, at any later
+    point: nothing tells where they were read from), all interleaved."""
     others = list(data.draw(st.permutations(stream.others), label=f"{label}: shuffle"))
     if others:
         repeats = data.draw(st.lists(st.integers(0, len(others) - 1), max_size=4), label="dups")
@@ -321,8 +323,8 @@ def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Positioned 
     flags = [True] * len(stream.batch_items) + [False] * len(others)
     flags = list(data.draw(st.permutations(flags), label=f"{label}: interleave"))
     batch_queue, other_queue = list(stream.batch_items), iter(others)
-    applied: list[Positioned] = []
-    order: list[Positioned | Event] = []
+    applied: list[Event] = []
+    order: list[Event] = []
     for is_batch in flags:
         if is_batch:
             applied.append(batch_queue.pop(0))
@@ -334,7 +336,7 @@ def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Positioned 
     return order
 
 
-def folded(order: list[Positioned | Event]) -> World:
+def folded(order: list[Event]) -> World:
     return World().apply_all(order)
 
 
@@ -369,11 +371,8 @@ def counts(world: World) -> dict[str, tuple[int, int, int]]:
     }
 
 
-def show(order: list[Positioned | Event]) -> str:
-    return "\n".join(
-        f"  @{i.offset} {describe(i.event)}" if isinstance(i, Positioned) else f"  {describe(i)}"
-        for i in order
-    )
+def show(order: list[Event]) -> str:
+    return "\n".join(f"  {describe(e)}" for e in order)
 
 
 PROPERTY = settings(max_examples=200, deadline=None)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from testkit.world import Positioned, World
+from services.domain import apply_batch_events
+from testkit.world import World
 from tests.unit.builders import (
     at,
     batch_cancelled,
@@ -13,7 +14,6 @@ from tests.unit.builders import (
     doc,
     enrolled,
     fold,
-    positioned,
     template,
 )
 
@@ -171,53 +171,75 @@ def test_batch_cancelled_for_unknown_batch_is_rejected() -> None:
     assert reasons(world) == ["batch.cancelled for batch never created"]
 
 
-def test_replayed_batch_event_is_skipped() -> None:
+def test_a_batch_event_read_again_is_skipped_by_its_id() -> None:
     created, updated, cancelled = (
         batch_created(end="2026-06-30"),
         batch_updated(endDate="2026-07-31"),
         batch_cancelled(),
     )
-    items = positioned([created, updated, cancelled], partition=0, first_offset=10)
-    world = fold(*items)
+    world = fold(created, updated, cancelled)
     expected = world.batches["batch-1"]
-    assert expected.appliedOffsets == {"0": 12}
-    # Re-reading from an earlier offset: nothing rolls back, not even the created fields.
-    world.apply_all(items[:2])
+    # Re-reading earlier events: nothing rolls back, not even the created fields.
+    world.apply_all([created, updated])
     assert world.batches["batch-1"] == expected
-    world.apply_all([Positioned(batch_updated(endDate="2026-08-31"), 0, 12)])
+
+
+def test_a_replayed_batch_created_does_not_roll_back_an_update() -> None:
+    created = batch_created(end="2026-06-30")
+    world = fold(created, batch_updated(endDate="2026-07-31"), created)
     assert world.batches["batch-1"].endDate == "2026-07-31"
 
 
-def test_replayed_batch_created_does_not_roll_back_an_update() -> None:
-    items = positioned([batch_created(end="2026-06-30"), batch_updated(endDate="2026-07-31")])
-    world = fold(*items, items[0])
+def test_a_new_batch_event_applies_wherever_it_was_read() -> None:
+    # Positions play no part: a new id applies after a topic restarted its offsets at 0.
+    world = fold(batch_created(end="2026-06-30"), batch_updated(endDate="2026-07-31"))
     assert world.batches["batch-1"].endDate == "2026-07-31"
 
 
-def test_batch_event_at_a_new_offset_is_applied() -> None:
-    world = fold(
-        Positioned(batch_created(end="2026-06-30"), 0, 5),
-        Positioned(batch_updated(endDate="2026-07-31"), 0, 6),
-    )
-    assert world.batches["batch-1"].endDate == "2026-07-31"
-    assert world.batches["batch-1"].appliedOffsets == {"0": 6}
+def test_an_update_with_a_known_id_is_a_resend_and_changes_nothing() -> None:
+    update = batch_updated(endDate="2026-07-31", id="u1")
+    resent = batch_updated(endDate="2026-07-31", id="u1")
+    world = fold(batch_created(end="2026-06-30"), update, batch_updated(endDate="2026-09-30"))
+    world.apply_all([resent])
+    assert world.batches["batch-1"].endDate == "2026-09-30"
 
 
-def test_batch_offsets_are_tracked_per_partition() -> None:
-    world = fold(
-        Positioned(batch_created(end="2026-06-30"), 0, 100),
-        Positioned(batch_updated(endDate="2026-07-31"), 1, 3),
-    )
-    batch = world.batches["batch-1"]
-    assert batch.endDate == "2026-07-31"
-    assert batch.appliedOffsets == {"0": 100, "1": 3}
-
-
-def test_rejected_batch_event_is_not_applied_again_on_replay() -> None:
-    items = positioned([batch_created(course_id="c1"), batch_updated(courseId="c2")])
+def test_a_rejected_batch_event_is_not_applied_again_on_replay() -> None:
+    items = [batch_created(course_id="c1"), batch_updated(courseId="c2")]
     world = fold(*items, *items)
     assert len(world.rejections) == 1
-    assert world.batches["batch-1"].appliedOffsets == {"0": 1}
+
+
+def test_a_refused_update_read_again_after_the_batch_moved_on_stays_refused() -> None:
+    # Refused the first time (dates out of order); valid against the extended batch, but a
+    # re-read must not change what was decided.
+    refused = batch_updated(enrollmentEndDate="2026-08-31")
+    world = fold(batch_created(end="2026-06-30"), refused, batch_updated(endDate="2026-12-31"))
+    world.apply_all([refused])
+    assert world.batches["batch-1"].enrollmentEndDate is None
+
+
+def test_an_update_refused_before_its_batch_existed_stays_refused_when_read_again() -> None:
+    orphan = batch_updated(endDate="2026-09-30")
+    world = fold(orphan, batch_created(end="2026-06-30"), orphan)
+    assert world.batches["batch-1"].endDate == "2026-06-30"
+    assert len(world.rejections) == 1
+
+
+def test_the_domain_skips_known_ids_and_reports_what_it_consumed() -> None:
+    created, update, orphan = (
+        batch_created(id="c"),
+        batch_updated(endDate="2026-07-31", id="u"),
+        batch_updated("other", endDate="2026-07-31", id="o"),
+    )
+    fold_ = apply_batch_events(None, [created, update, update], applied=set())
+    assert fold_.consumed == ["c", "u"] and fold_.batch is not None
+    assert fold_.batch.endDate == "2026-07-31"
+    again = apply_batch_events(fold_.batch, [created, update], applied={"c", "u"})
+    assert (again.batch, again.consumed, again.rejected) == (fold_.batch, [], [])
+    never = apply_batch_events(None, [orphan], applied=set())
+    assert never.consumed == ["o"], "refused for a batch never created: consumed all the same"
+    assert [r.reason for _, r in never.rejected] == ["batch.updated for batch never created"]
 
 
 def test_course_published_keeps_leaf_nodes_and_assessments_as_sets() -> None:
