@@ -25,12 +25,13 @@ from schemas.events import (
     CoursePublished,
     event_adapter,
 )
+from services.clock import SystemClock
 from services.domain import (
+    add_facts,
     apply_batch_event,
     apply_course_event,
-    fold_learner,
-    refresh,
     rules_differ,
+    settle,
 )
 
 __all__ = ["BaselineRun", "run_baseline"]
@@ -95,7 +96,8 @@ class _Baseline:
         )
         batch = self.batch(doc.batchId)
         course = self.course(batch.courseId) if batch else None
-        new = fold_learner(doc, [event], batch, course)
+        # One learner at a time: right for the bench's batches, which have no capacity.
+        [new] = settle([add_facts(doc, [event])], batch, course, SystemClock().now())
         sent = len(new.outbox)
         _save(self.enrolments, key, new)  # persist, then publish, then clear the outbox
         if sent:
@@ -107,7 +109,7 @@ class _Baseline:
         course = self.course(batch.courseId) if batch else None
         sent = 0
         for raw in self.enrolments.find({"batchId": batch_id}):
-            new = refresh(EnrolmentDoc.model_validate(raw), batch, course)
+            [new] = settle([EnrolmentDoc.model_validate(raw)], batch, course, SystemClock().now())
             sent += len(new.outbox)
             _save(self.enrolments, new.key, await self.publish(new))
         return sent

@@ -22,7 +22,7 @@ from producers.sdk import BatchEventPublisher
 from producers.topics import ensure_topics
 from schemas.topics import Topics
 from services.pipeline import Pipeline
-from services.ports import EventPublisher, Stores
+from services.ports import Clock, EventPublisher, Stores
 from services.retry import RetryPolicy
 from services.settings import Settings
 from services.storage import MongoStore
@@ -113,6 +113,7 @@ async def bootstrap(
     stores: Stores | None = None,
     publisher: EventPublisher | None = None,
     retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Service]:
     """Connect what is not given (MongoDB with its indexes, the topics, the Kafka producer),
     wire it, and close it all on exit. Connecting is retried like any transient error."""
@@ -124,15 +125,28 @@ async def bootstrap(
             await retry.run(mongo.create_indexes)
             stores = mongo.stores()
         if publisher is None:
-            if settings.create_topics:
-                created = await retry.run(lambda: ensure_topics(settings, topics))
-                if created:
-                    log.info("topics_created", topics=created)
-            kafka = KafkaPublisher(settings, topics)
-            await retry.run(kafka.start)
-            closing.push_async_callback(kafka.stop)
-            publisher = kafka
-        yield Service(settings, topics, stores, publisher, Pipeline(stores, publisher), retry)
+            publisher = await closing.enter_async_context(_kafka_publisher(settings, topics, retry))
+        pipeline = Pipeline(
+            stores, publisher, clock=clock, auto_cancel_grace_s=settings.auto_cancel_grace_s
+        )
+        yield Service(settings, topics, stores, publisher, pipeline, retry)
+
+
+@asynccontextmanager
+async def _kafka_publisher(
+    settings: Settings, topics: Topics, retry: RetryPolicy
+) -> AsyncIterator[KafkaPublisher]:
+    """The producer, once the topics exist (created where allowed); stopped on exit."""
+    if settings.create_topics:
+        created = await retry.run(lambda: ensure_topics(settings, topics))
+        if created:
+            log.info("topics_created", topics=created)
+    kafka = KafkaPublisher(settings, topics)
+    await retry.run(kafka.start)
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
 
 
 def _log_retry(state: RetryCallState) -> None:

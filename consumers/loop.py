@@ -99,7 +99,8 @@ class ConsumerLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in hand is always finished and committed first."""
         await self._retry.run(self._relay)
-        relayed_at = counted_at = watched_at = time.monotonic()
+        await self._retry.run(self._tick)
+        relayed_at = counted_at = watched_at = ticked_at = time.monotonic()
         while not stop.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self._settings.poll_timeout_ms,
@@ -118,6 +119,9 @@ class ConsumerLoop:
             if now - watched_at > self._settings.metadata_max_age_ms / 1000:
                 self._watch.look(self._consumer)
                 watched_at = now
+            if now - ticked_at > self._settings.status_refresh_s:
+                await self._retry.run(self._tick)
+                ticked_at = now
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
@@ -136,6 +140,7 @@ class ConsumerLoop:
             dead_letters=report.dead_letters,
             enrolments_written=report.enrolments_written,
             certificates=len(report.certificates),
+            statuses=len(report.announced) - len(report.certificates),
             offsets={f"{tp.topic}:{tp.partition}": rs[-1].offset for tp, rs in batch.items()},
         )
         for event_id in report.certificates:
@@ -155,7 +160,12 @@ class ConsumerLoop:
 
     async def _relay(self) -> None:
         for event_id in await self._pipeline.relay_pending():
-            log.info("certificate_relayed", event_id=event_id)
+            log.info("announcement_relayed", event_id=event_id)
+
+    async def _tick(self) -> None:
+        report = await self._pipeline.tick()
+        for event_id in report.facts_published:
+            log.info("batch_auto_cancel_published", event_id=event_id)
 
 
 def _where(r: Received) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from consumers.progress import Progress
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
-from schemas.outbound import CertificateEligible
+from schemas.events import BatchCancelled
+from schemas.outbound import Announcement, CertificateEligible
 from schemas.types import parse_time
 from services.diff import diff_collection
 from services.pipeline import Pipeline
@@ -76,11 +77,16 @@ class _Counting:
         self._announce = announce
         self.dead_letters = 0
         self.certificates = 0
+        self.statuses = 0
 
-    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
-        self.certificates += len(events)
+    async def announce(self, events: Sequence[Announcement]) -> None:
+        self.certificates += sum(isinstance(e, CertificateEligible) for e in events)
+        self.statuses += sum(not isinstance(e, CertificateEligible) for e in events)
         if self._announce is not None:
-            await self._announce.publish_certificates(events)
+            await self._announce.announce(events)
+
+    async def publish_fact(self, event: BatchCancelled) -> None:
+        raise AssertionError("a replay folds facts; it never decides new ones")
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         self.dead_letters += len(letters)

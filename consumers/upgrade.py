@@ -1,5 +1,10 @@
 """Start-up upgrades of documents written by earlier versions; idempotent, safe to run from
-several instances at once, and cheap when there is nothing to do (one query).
+several instances at once, and cheap when there is nothing to do (two queries).
+
+Contract v1.1 added fields to every document (a learner's seat and status, a batch's
+capacity, status and waitlist count). A database not yet at v1.1 gets every batch marked for
+re-evaluation and recount: the service's idle sweep then settles each batch's learners (and
+announces their current statuses, once), with the same crash-safe machinery as a rule change.
 
 Batches written before batch events were remembered by id carry `appliedOffsets`, the last
 offset they applied per partition of `lms.batch.v1`. Those offsets are still meaningful in
@@ -22,14 +27,35 @@ from consumers.parsing import parse_record
 from producers.topics import partitions_of
 from schemas.events import BatchCancelled, BatchCreated, BatchUpdated
 
-__all__ = ["upgrade_documents"]
+__all__ = ["SCHEMA_VERSION", "upgrade_documents"]
 
 log = structlog.get_logger("batch_service.upgrade")
 _BATCH_EVENTS = (BatchCreated, BatchUpdated, BatchCancelled)
 
 
+SCHEMA_VERSION = "1.1"
+
+
 async def upgrade_documents(service: Service) -> None:
-    """Run every upgrade the database needs (now: batch offsets to remembered event ids)."""
+    """Run every upgrade the database needs."""
+    await _remember_legacy_offsets(service)
+    await _to_contract_1_1(service)
+
+
+async def _to_contract_1_1(service: Service) -> None:
+    stores = service.stores
+    if await service.retry.run(stores.maintenance.schema_version) == SCHEMA_VERSION:
+        return
+    batch_ids = await service.retry.run(stores.maintenance.all_batch_ids)
+    await service.retry.run(functools.partial(stores.refresh.mark, batch_ids))
+    await service.retry.run(functools.partial(stores.counts.mark_stale, batch_ids))
+    await service.retry.run(
+        functools.partial(stores.maintenance.set_schema_version, SCHEMA_VERSION)
+    )
+    log.info("upgrade_marked", to=SCHEMA_VERSION, batches_to_settle=len(batch_ids))
+
+
+async def _remember_legacy_offsets(service: Service) -> None:
     legacy = await service.retry.run(service.stores.maintenance.legacy_applied_offsets)
     if not legacy:
         return

@@ -11,7 +11,8 @@ from typing import Any, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
-from schemas.outbound import CertificateEligible, DlqHeader
+from schemas.events import BatchCancelled
+from schemas.outbound import Announcement, CertificateEligible, DlqHeader
 from schemas.topics import Topics
 from services.errors import KafkaUnavailable, PublishUnavailable
 from services.ports import DeadLetter
@@ -111,15 +112,27 @@ class KafkaPublisher(AsyncLifecycle):
         """Flush and disconnect."""
         await self._producer.stop()
 
-    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
-        """`certificate.eligible` events, keyed by userId."""
+    async def announce(self, events: Sequence[Announcement]) -> None:
+        """Announcements keyed by userId: `certificate.eligible` to the certificate topic,
+        `enrolment.*` to the enrolment-status topic."""
         await self._send_all(
             self._producer.send(
-                self._topics.certificates,
+                self._topics.certificates
+                if isinstance(e, CertificateEligible)
+                else self._topics.enrolment_status,
                 value=e.model_dump_json().encode(),
                 key=e.data.userId.encode(),
             )
             for e in events
+        )
+
+    async def publish_fact(self, event: BatchCancelled) -> None:
+        """A fact of the service's own (the automatic cancellation) to `lms.batch.v1`, keyed
+        by batchId like any publisher's."""
+        await self.send_raw(
+            self._topics.batch,
+            event.model_dump_json(exclude_unset=True).encode(),
+            event.data.batchId.encode(),
         )
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:

@@ -23,7 +23,7 @@ async def ensure_topics(settings: Settings, topics: Topics) -> list[str]:
         await admin.start()
         try:
             existing = set(await admin.list_topics())
-            wanted = [*topics.inbound, topics.certificates, topics.dlq]
+            wanted = [*topics.inbound, topics.certificates, topics.enrolment_status, topics.dlq]
             missing = [t for t in wanted if t not in existing]
             if missing:
                 new = [

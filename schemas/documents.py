@@ -13,17 +13,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from schemas.events import CertificateTemplate
-from schemas.outbound import CertificateEligible
+from schemas.outbound import Announcement, SeatStatus
 
 __all__ = [
+    "AnnouncedStatus",
     "AssessmentFacts",
     "BatchDoc",
+    "BatchStatus",
     "Certificate",
     "ContentFacts",
     "CourseDoc",
     "EnrolmentDoc",
     "EnrolmentFact",
+    "EnrolmentRequest",
+    "EnrolmentStatus",
     "LearnerFacts",
+    "RefusedReason",
     "Submission",
     "batch_event_key",
     "batch_of_key",
@@ -31,6 +36,10 @@ __all__ = [
 ]
 
 _DOC = ConfigDict(extra="ignore", frozen=True)
+
+BatchStatus = Literal["upcoming", "ongoing", "completed", "cancelled"]
+EnrolmentStatus = Literal["enrolled", "waitlisted", "refused", "not-enrolled"]
+RefusedReason = Literal["batch-full", "invite-only", "enrolment-closed"]
 
 
 _KEY_SEPARATOR = "\n"
@@ -82,9 +91,20 @@ class BatchDoc(BaseModel):
     certificateTemplates: list[CertificateTemplate]
     cancelled: bool = False
     cancelReason: str | None = None
+    # Contract 7 (v1.1), with the defaults a batch created without them has.
+    maximumCapacity: int | None = None
+    minimumCapacity: int | None = None
+    allowWaitlisting: bool = False
+    cancelBatchWhenMinimumCapacityIsNotMet: bool = False
+    waitingTimeForCancellation: int = 0
+    waitingTimeUnitForCancellation: Literal["day"] = "day"
+    # Contract 8: as of the service's clock (at most status_refresh_s stale); None only in a
+    # document written before v1.1, until the start-up upgrade refreshes it.
+    status: BatchStatus | None = None
     enrolledCount: int = 0
     completedCount: int = 0
     certifiedCount: int = 0
+    waitlistedCount: int = 0
     rev: str | None = None
 
 
@@ -97,6 +117,7 @@ class EnrolmentFact(BaseModel):
     kind: Literal["created", "cancelled"]
     time: datetime
     courseId: str | None = None
+    enrolledBy: str | None = None  # v1.1: who enrolled the learner (invite-only batches)
 
 
 class ContentFacts(BaseModel):
@@ -150,6 +171,26 @@ class Certificate(BaseModel):
     eligibleAt: datetime
 
 
+class EnrolmentRequest(BaseModel):
+    """The learner's open request for a seat (contract 7): when it was opened, and by which
+    `enrolment.created`. Requests are ordered by (time, eventId) for seats."""
+
+    model_config = _DOC
+
+    time: datetime
+    eventId: str
+
+
+class AnnouncedStatus(BaseModel):
+    """An `enrolment.*` event decided for this learner: the latch of contract 7."""
+
+    model_config = _DOC
+
+    status: SeatStatus
+    openingEventId: str
+    eventId: str
+
+
 class EnrolmentDoc(BaseModel):
     """One learner in one batch: facts, derived values, certificates and the outbox."""
 
@@ -163,11 +204,17 @@ class EnrolmentDoc(BaseModel):
     completionPercentage: float | None = None
     completedAt: datetime | None = None
     scorePercentage: float | None = None
+    # Contract 7 (v1.1): the seat. `enrolled` (v1) is true exactly when the learner holds one.
+    enrolmentStatus: EnrolmentStatus = "not-enrolled"
+    waitlistPosition: int | None = None
+    refusedReason: RefusedReason | None = None
+    request: EnrolmentRequest | None = None
     certificates: list[Certificate] = []
+    announcedStatuses: list[AnnouncedStatus] = []
     facts: LearnerFacts = LearnerFacts()
-    # Certificate events decided but not yet published (the transactional outbox): written in
-    # the same document update that latches the eligibility, removed once Kafka acknowledged.
-    outbox: list[CertificateEligible] = []
+    # Announcements decided but not yet published (the transactional outbox): written in the
+    # same document update that latches them, removed once Kafka acknowledged them.
+    outbox: list[Announcement] = []
     rev: str | None = None
 
     @property

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from schemas.types import Identifier, IsoDate, Percent, Text, Timestamp
 
 __all__ = [
+    "MAX_CAPACITY",
+    "MAX_WAITING_DAYS",
     "MUTABLE_BATCH_FIELDS",
     "AssessmentSubmitted",
     "BatchCancelled",
@@ -33,6 +35,8 @@ __all__ = [
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 _MAX_LIST = 10_000
+MAX_CAPACITY = 1_000_000  # seats; larger is a publisher's mistake, not a cohort
+MAX_WAITING_DAYS = 36_500  # a century: keeps every deadline a representable date
 
 
 class _Data(BaseModel):
@@ -78,6 +82,17 @@ class CoursePublishedData(_Data):
     name: Text | None = None
 
 
+Seats = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
+Minimum = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
+WaitingDays = Annotated[int, Field(ge=0, le=MAX_WAITING_DAYS)]
+
+
+def _capacities(minimum: int | None, maximum: int | None) -> None:
+    """Contract 7: minimumCapacity <= maximumCapacity where both are set."""
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise ValueError("minimumCapacity must not exceed maximumCapacity")
+
+
 class BatchCreatedData(_Data):
     batchId: Identifier
     courseId: Identifier
@@ -89,11 +104,19 @@ class BatchCreatedData(_Data):
     mentors: Ids
     createdBy: Identifier | None = None
     certificateTemplates: Templates
+    # Contract 7 (v1.1): capacity, waitlist and auto-cancellation (Zoho People's names).
+    maximumCapacity: Seats | None = None
+    minimumCapacity: Minimum | None = None
+    allowWaitlisting: bool = False
+    cancelBatchWhenMinimumCapacityIsNotMet: bool = False
+    waitingTimeForCancellation: WaitingDays = 0
+    waitingTimeUnitForCancellation: Literal["day"] = "day"
 
     @model_validator(mode="after")
     def _check(self) -> BatchCreatedData:
         _ordered(self.startDate, self.enrollmentEndDate, self.endDate)
         _unique_templates(self.certificateTemplates)
+        _capacities(self.minimumCapacity, self.maximumCapacity)
         return self
 
 
@@ -106,10 +129,26 @@ MUTABLE_BATCH_FIELDS = (
     "mentors",
     "createdBy",
     "certificateTemplates",
+    "maximumCapacity",
+    "minimumCapacity",
+    "allowWaitlisting",
+    "cancelBatchWhenMinimumCapacityIsNotMet",
+    "waitingTimeForCancellation",
+    "waitingTimeUnitForCancellation",
 )
 
 
-_NOT_NULLABLE = ("name", "enrollmentType", "startDate", "mentors", "certificateTemplates")
+_NOT_NULLABLE = (
+    "name",
+    "enrollmentType",
+    "startDate",
+    "mentors",
+    "certificateTemplates",
+    "allowWaitlisting",
+    "cancelBatchWhenMinimumCapacityIsNotMet",
+    "waitingTimeForCancellation",
+    "waitingTimeUnitForCancellation",
+)
 
 
 class BatchUpdatedData(_Data):
@@ -128,6 +167,12 @@ class BatchUpdatedData(_Data):
     mentors: Ids | None = None
     createdBy: Identifier | None = None
     certificateTemplates: Templates | None = None
+    maximumCapacity: Seats | None = None
+    minimumCapacity: Minimum | None = None
+    allowWaitlisting: bool | None = None
+    cancelBatchWhenMinimumCapacityIsNotMet: bool | None = None
+    waitingTimeForCancellation: WaitingDays | None = None
+    waitingTimeUnitForCancellation: Literal["day"] | None = None
 
     def changes(self) -> dict[str, object]:
         """The mutable fields this update sets (present in the message, null included)."""
@@ -140,6 +185,7 @@ class BatchUpdatedData(_Data):
                 raise ValueError(f"{field} cannot be null")
         if self.certificateTemplates is not None:
             _unique_templates(self.certificateTemplates)
+        _capacities(self.minimumCapacity, self.maximumCapacity)
         return self
 
 
@@ -152,6 +198,7 @@ class EnrolmentCreatedData(_Data):
     batchId: Identifier
     userId: Identifier
     courseId: Identifier | None = None
+    enrolledBy: Identifier | None = None  # v1.1: who enrolled the learner
 
 
 class EnrolmentCancelledData(_Data):

@@ -1,7 +1,8 @@
 """JSON Schemas of the wire contract, generated from the pydantic models.
 
 `python -m schemas.export` (or `make schemas`) writes one file per event type into
-`schemas/json/`: the inbound types, `certificate.eligible` (outbound) and `envelope.json`
+`schemas/json/`: the inbound types, the outbound `certificate.eligible`, `enrolment.seated`,
+`enrolment.waitlisted` and `enrolment.refused`, and `envelope.json`
 (what every inbound message has in common). Publishers in other languages validate against
 them; a unit test fails when the committed files drift from the models.
 """
@@ -25,10 +26,16 @@ from schemas.events import (
     EnrolmentCancelled,
     EnrolmentCreated,
 )
-from schemas.outbound import CertificateEligible
-from schemas.topics import CERTIFICATE_TOPIC, INBOUND_TOPICS, KEY_FIELD_OF_TYPE, TOPIC_OF_TYPE
+from schemas.outbound import CertificateEligible, EnrolmentStatusEvent
+from schemas.topics import (
+    CERTIFICATE_TOPIC,
+    ENROLMENT_STATUS_TOPIC,
+    INBOUND_TOPICS,
+    KEY_FIELD_OF_TYPE,
+    TOPIC_OF_TYPE,
+)
 
-__all__ = ["JSON_DIR", "SCHEMA_BASE_URL", "main", "render", "write"]
+__all__ = ["ENROLMENT_STATUS_TYPES", "JSON_DIR", "SCHEMA_BASE_URL", "main", "render", "write"]
 
 JSON_DIR = Path(__file__).parent / "json"
 SCHEMA_BASE_URL = "https://batch-service.local/schemas/"
@@ -36,6 +43,7 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _CERTIFICATE_TYPE = "certificate.eligible"
 _CERTIFICATE_KEY = "userId"  # contract 4: certificate events are keyed by userId
 _ENVELOPE_FIELDS = ("specversion", "id", "source", "time")
+ENROLMENT_STATUS_TYPES = ("enrolment.seated", "enrolment.waitlisted", "enrolment.refused")
 
 INBOUND_MODELS: dict[str, type[BaseModel]] = {
     "course.published": CoursePublished,
@@ -84,6 +92,21 @@ def certificate_schema() -> dict[str, Any]:
     )
 
 
+def enrolment_status_schema(event_type: str) -> dict[str, Any]:
+    """The schema of one outbound `enrolment.*` event (one model, its `type` fixed here)."""
+    schema = EnrolmentStatusEvent.model_json_schema()
+    schema["properties"]["type"] = {"const": event_type, "title": "Type", "type": "string"}
+    schema["required"] = sorted({*schema.get("required", []), "type"})
+    return _document(
+        event_type,
+        schema,
+        description=f"`{event_type}` on `{ENROLMENT_STATUS_TOPIC}`, keyed by `data.userId`; one "
+        "per (batchId, userId, status, opening event id), delivered at least once: dedupe on "
+        "`id`.",
+        **{"x-topic": ENROLMENT_STATUS_TOPIC, "x-key": "userId"},
+    )
+
+
 def envelope_schema() -> dict[str, Any]:
     """What every inbound message has: the envelope fields, a known `type`, a `data` object."""
     envelopes = [m.model_json_schema()["properties"] for m in INBOUND_MODELS.values()]
@@ -116,6 +139,8 @@ def render() -> dict[str, str]:
     """Every schema file: file name -> exact text, deterministic."""
     files = {f"{t}.json": _text(inbound_schema(t)) for t in INBOUND_MODELS}
     files[f"{_CERTIFICATE_TYPE}.json"] = _text(certificate_schema())
+    for event_type in ENROLMENT_STATUS_TYPES:
+        files[f"{event_type}.json"] = _text(enrolment_status_schema(event_type))
     files["envelope.json"] = _text(envelope_schema())
     return dict(sorted(files.items()))
 

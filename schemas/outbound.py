@@ -1,18 +1,25 @@
-"""Outbound messages: certificate-eligibility events (contract 4) and dead-letter headers (5)."""
+"""Outbound messages: certificate-eligibility events (contract 4), enrolment-status events
+(contract 7), the automatic cancellation fact (contract 8) and dead-letter headers (5)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CERTIFICATE_NAMESPACE",
+    "Announcement",
     "CertificateEligible",
     "CertificateEligibleData",
     "DlqHeader",
+    "EnrolmentStatusData",
+    "EnrolmentStatusEvent",
+    "SeatStatus",
+    "auto_cancel_event_id",
     "certificate_event_id",
+    "enrolment_status_event_id",
 ]
 
 CERTIFICATE_NAMESPACE = uuid.UUID("6f1c1c0e-7c3b-4f7e-9a57-0c4d2b0f9e11")
@@ -48,6 +55,56 @@ class CertificateEligible(BaseModel):
     id: str
     time: str
     data: CertificateEligibleData
+
+
+SeatStatus = Literal["waitlisted", "seated", "refused"]
+"""What an `enrolment.*` event announces (its `type` is `enrolment.<status>`)."""
+
+
+def enrolment_status_event_id(
+    batch_id: str, user_id: str, status: SeatStatus, opening_event_id: str
+) -> str:
+    """Contract 7: one event per (batchId, userId, status, opening event id); for a refusal,
+    the id of the `enrolment.created` refused."""
+    name = f"{batch_id}\n{user_id}\n{status}\n{opening_event_id}"
+    return str(uuid.uuid5(CERTIFICATE_NAMESPACE, name))
+
+
+def auto_cancel_event_id(batch_id: str, deadline: str) -> str:
+    """Contract 8: the id of the automatic `batch.cancelled` of a batch for a deadline written
+    `YYYY-MM-DDT00:00:00Z`; every instance that publishes it publishes the same id."""
+    return str(uuid.uuid5(CERTIFICATE_NAMESPACE, f"{batch_id}\nauto-cancel\n{deadline}"))
+
+
+class EnrolmentStatusData(BaseModel):
+    """A learner's seat in a batch, for their notifications."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batchId: str
+    courseId: str
+    userId: str
+    status: SeatStatus
+    reason: str | None
+    waitlistPosition: int | None
+
+
+class EnrolmentStatusEvent(BaseModel):
+    """`enrolment.waitlisted`, `enrolment.seated` or `enrolment.refused` on
+    lms.enrolment-status.v1, keyed by userId."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    type: Literal["enrolment.waitlisted", "enrolment.seated", "enrolment.refused"]
+    source: str = "batch-service"
+    id: str
+    time: str
+    data: EnrolmentStatusData
+
+
+Announcement = Annotated[CertificateEligible | EnrolmentStatusEvent, Field(discriminator="type")]
+"""What an enrolment document's outbox holds until Kafka has it."""
 
 
 class DlqHeader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CERTIFICATE_TOPIC",
     "DLQ_TOPIC",
+    "ENROLMENT_STATUS_TOPIC",
     "INBOUND_TOPICS",
     "TOPIC_OF_TYPE",
     "Topics",
@@ -23,6 +24,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
 }
 INBOUND_TOPICS: tuple[str, ...] = tuple(dict.fromkeys(TOPIC_OF_TYPE.values()))
 CERTIFICATE_TOPIC = "lms.certificate-eligibility.v1"
+ENROLMENT_STATUS_TOPIC = "lms.enrolment-status.v1"
 DLQ_TOPIC = "lms.dlq.v1"
 
 # The data field whose value is the message key publishers should use (contract 2).
@@ -48,6 +50,7 @@ class Topics:
         self.inbound = tuple(prefix + t for t in INBOUND_TOPICS)
         self.batch = prefix + "lms.batch.v1"
         self.certificates = prefix + CERTIFICATE_TOPIC
+        self.enrolment_status = prefix + ENROLMENT_STATUS_TOPIC
         self.dlq = prefix + DLQ_TOPIC
 
     def of_type(self, event_type: str) -> str:

@@ -1,62 +1,43 @@
 """One poll's fold: rule events first, then learners, each saved until it is saved against the
-rules that are current (other instances may change a batch or course meanwhile)."""
+rules that are current (other instances may change a batch, a course or a roster meanwhile)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import reduce
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_of_key, enrolment_key
+from schemas.documents import EnrolmentDoc, batch_of_key, enrolment_key
 from schemas.events import BatchCancelled, BatchCreated, BatchUpdated, CoursePublished, LearnerEvent
 from services.domain import (
+    add_facts,
     apply_batch_events,
     apply_course_event,
-    fold_learner,
-    refresh,
+    batch_status,
+    needs_whole_roster,
     rules_differ,
+    settle,
 )
 from services.errors import DocumentKeptChanging
-from services.ports import DeadLetter, DocumentStore, Received
+from services.ordering import in_batch_order
+from services.ports import DeadLetter, Received, Stores
+from services.rules_snapshot import RulesSnapshot
 
-__all__ = ["BATCH_EVENTS", "PollFold", "RulesSnapshot"]
+__all__ = ["BATCH_EVENTS", "PollFold"]
 
 BATCH_EVENTS = (BatchCreated, BatchUpdated, BatchCancelled)
-
-
-@dataclass(frozen=True)
-class RulesSnapshot:
-    """The batches and their courses as read at one moment."""
-
-    batches: dict[str, BatchDoc]
-    courses: dict[str, CourseDoc]
-
-    def of(self, batch_id: str) -> tuple[BatchDoc | None, CourseDoc | None]:
-        """A batch and its course (None where unknown)."""
-        batch = self.batches.get(batch_id)
-        return batch, self.courses.get(batch.courseId) if batch else None
-
-    def version(self, batch_id: str) -> tuple[str | None, str | None]:
-        """The revisions of a batch and its course: equal versions, equal rules."""
-        batch, course = self.of(batch_id)
-        return (batch.rev if batch else None, course.rev if course else None)
-
-    def changed_since(self, before: RulesSnapshot) -> set[str]:
-        """Batches whose rules (the batch or its course) differ from `before`."""
-        return {b for b in self.batches if before.version(b) != self.version(b)}
-
-
-Make = Callable[[str, EnrolmentDoc | None, RulesSnapshot], EnrolmentDoc]
+Facts = Mapping[str, Sequence[LearnerEvent]]
 
 
 class PollFold:
     """The state of one `Pipeline.handle` call: what was touched and what was decided."""
 
-    def __init__(self, documents: DocumentStore, max_rounds: int) -> None:
-        self.documents = documents
+    def __init__(self, stores: Stores, max_rounds: int, now: datetime) -> None:
+        self.stores = stores
+        self.documents = stores.documents
         self.max_rounds = max_rounds
+        self.now = now
         self.touched: set[str] = set()
         self.outboxed: dict[str, EnrolmentDoc] = {}
         self.enrolments_written = 0
@@ -68,18 +49,20 @@ class PollFold:
             assert isinstance(r.event, CoursePublished)
             by_course[r.event.data.courseId].append(r.event)
         for course_id, events in by_course.items():
-            if await self._save_course(course_id, events):
-                for batch_id in await self.documents.batch_ids_of_course(course_id):
-                    await self.refresh_batch(batch_id)
+            await self._save_course(course_id, events)
 
-    async def _save_course(self, course_id: str, events: list[CoursePublished]) -> bool:
+    async def _save_course(self, course_id: str, events: list[CoursePublished]) -> None:
         for _ in range(self.max_rounds):
             old = (await self.documents.get_courses([course_id])).get(course_id)
             new = reduce(apply_course_event, events, old)
             if new is None or new == old:
-                return False
+                return
+            batch_ids = await self.documents.batch_ids_of_course(course_id)
+            marks = await self.stores.refresh.mark(batch_ids)  # before: a crash leaves them
             if await self.documents.save_course(new):
-                return True
+                await self.refresh_batches(batch_ids)
+                await self.stores.refresh.clear(marks)
+                return
         raise DocumentKeptChanging(f"course {course_id!r}")
 
     async def batches(self, received: list[Received]) -> list[DeadLetter]:
@@ -100,66 +83,106 @@ class PollFold:
             old = (await self.documents.get_batches([batch_id])).get(batch_id)
             applied = await self.documents.applied_batch_events(batch_id, [e.id for e in events])
             fold = apply_batch_events(old, events, applied)
-            letters = [
-                DeadLetter(source[id(event)], rejection.reason, event.id)
-                for event, rejection in fold.rejected
-            ]
-            if fold.batch is not None and fold.batch != old:
-                if not await self.documents.save_batch(fold.batch):
+            new = fold.batch
+            if new is not None:
+                new = new.model_copy(update={"status": batch_status(new, self.now)})
+            letters = [DeadLetter(source[id(e)], why.reason, e.id) for e, why in fold.rejected]
+            marks = await self.stores.refresh.mark([batch_id]) if rules_differ(old, new) else []
+            if new is not None and new != old:
+                if not await self.documents.save_batch(new):
                     continue  # another writer changed the batch: fold again
                 self.touched.add(batch_id)
             # Remembered after the save: a crash in between re-applies the newest events of
             # the batch once more, in order, which leaves it as it is.
             await self.documents.remember_batch_events(batch_id, fold.consumed)
-            if rules_differ(old, fold.batch):
-                await self.refresh_batch(batch_id)
+            if marks:
+                await self.refresh_batches([batch_id])
+                await self.stores.refresh.clear(marks)
             return letters
         raise DocumentKeptChanging(f"batch {batch_id!r}")
 
-    async def refresh_batch(self, batch_id: str) -> None:
-        """Evaluate every learner of the batch again (its rules or its course changed)."""
-        docs = await self.documents.enrolments_of_batch(batch_id)
-        self.touched.add(batch_id)
-        await self.converge({d.key for d in docs}, _refreshed)
+    async def refresh_batches(self, batch_ids: Sequence[str]) -> None:
+        """Evaluate every learner of these batches again (their rules or course changed)."""
+        self.touched.update(batch_ids)
+        await self.converge({}, rosters=set(batch_ids))
 
     async def learners(self, received: list[Received]) -> None:
         """Fold learner facts into their enrolment documents."""
-        by_key: dict[str, list[LearnerEvent]] = defaultdict(list)
+        facts: dict[str, list[LearnerEvent]] = defaultdict(list)
         for r in received:
             event = r.event
             assert event is not None and not isinstance(event, (CoursePublished, *BATCH_EVENTS))
-            by_key[enrolment_key(event.data.batchId, event.data.userId)].append(event)
+            facts[enrolment_key(event.data.batchId, event.data.userId)].append(event)
+        await self.converge(facts)
 
-        def make(key: str, doc: EnrolmentDoc | None, rules: RulesSnapshot) -> EnrolmentDoc:
-            events = by_key[key]
-            doc = doc or EnrolmentDoc(batchId=events[0].data.batchId, userId=events[0].data.userId)
-            return fold_learner(doc, events, *rules.of(doc.batchId))
-
-        await self.converge(set(by_key), make)
-
-    async def converge(self, keys: set[str], make: Make) -> None:
+    async def converge(self, facts: Facts, rosters: set[str] | None = None) -> None:
         """Fold and save until every document is saved against the rules that are current.
 
-        A save conflicts when another writer changed the document since we read it; a save can
-        also be stale when the batch or course changed meanwhile. Both are folded again.
+        `facts`: learner facts to add, by enrolment key. `rosters`: batches whose every learner
+        is settled again. A batch with `maximumCapacity` is always settled whole (one seat
+        depends on every request) and its roster fence advanced after the save. A save
+        conflicts when another writer changed a document, or the roster, since we read it; a
+        save is stale when the batch or course changed meanwhile. All are folded again.
         """
-        pending = set(keys)
+        keys, whole = set(facts), set(rosters or ())
         for _ in range(self.max_rounds):
-            if not pending:
+            if not keys and not whole:
                 return
-            docs = await self.documents.get_enrolments(pending)
-            rules = await self._rules({batch_of_key(k) for k in pending})
-            changed = [
-                new for key in pending if (new := make(key, docs.get(key), rules)) != docs.get(key)
-            ]
+            rules = await self._rules({batch_of_key(k) for k in keys} | whole)
+            whole |= {b for b in rules.batches if needs_whole_roster(rules.batches[b])}
+            fences = {b: await self.stores.fences.read(b) for b in whole}
+            docs = await self._load(keys, whole)
+            changed = self._settled(docs, keys, facts, rules)
             conflicts = await self.documents.save_enrolments(changed)
             saved = [d for d in changed if d.key not in conflicts]
-            self.enrolments_written += len(saved)
-            self.outboxed.update((d.key, d) for d in saved if d.outbox)
-            self.touched.update(d.batchId for d in saved)
+            self._record(saved)
             stale = (await self._rules({d.batchId for d in saved})).changed_since(rules)
-            pending = conflicts | {d.key for d in saved if d.batchId in stale}
-        raise DocumentKeptChanging(f"{len(pending)} enrolments kept conflicting")
+            retry = {batch_of_key(k) for k in conflicts} | stale
+            lost = await self._advance_fences(whole, fences, saved)
+            keys = conflicts | {d.key for d in saved if d.batchId in stale}
+            keys = {k for k in keys if batch_of_key(k) not in whole}  # whole ones come again
+            whole = {b for b in whole if b in retry or b in lost}
+            keys |= {k for k in facts if batch_of_key(k) in whole}
+        raise DocumentKeptChanging(f"{len(keys)} enrolments and {len(whole)} rosters kept changing")
+
+    async def _load(self, keys: set[str], whole: set[str]) -> dict[str, EnrolmentDoc]:
+        """The documents of these keys, and every document of the `whole` batches."""
+        docs = await self.documents.get_enrolments(k for k in keys if batch_of_key(k) not in whole)
+        for batch_id in whole:
+            docs.update((d.key, d) for d in await self.documents.enrolments_of_batch(batch_id))
+        return docs
+
+    def _settled(
+        self, docs: dict[str, EnrolmentDoc], keys: set[str], facts: Facts, rules: RulesSnapshot
+    ) -> list[EnrolmentDoc]:
+        """The documents that change: facts added, then settled batch by batch."""
+        by_batch: dict[str, list[EnrolmentDoc]] = defaultdict(list)
+        for key in keys | set(docs):
+            doc = docs.get(key) or _new(key, facts[key])
+            by_batch[doc.batchId].append(add_facts(doc, facts.get(key, ())))
+        changed = []
+        for batch_id, group in by_batch.items():
+            for new in settle(group, *rules.of(batch_id), self.now):
+                if new != docs.get(new.key):
+                    changed.append(new)
+        return changed
+
+    def _record(self, saved: list[EnrolmentDoc]) -> None:
+        self.enrolments_written += len(saved)
+        self.outboxed.update((d.key, d) for d in saved if d.outbox)
+        self.touched.update(d.batchId for d in saved)
+
+    async def _advance_fences(
+        self, whole: set[str], fences: dict[str, str | None], saved: list[EnrolmentDoc]
+    ) -> set[str]:
+        """Advance the fence of every whole roster written this round (conflicts or not: a
+        writer that overlapped us must see that we wrote); returns the batches whose fence
+        another writer advanced meanwhile, to be settled again from a fresh read."""
+        lost = set()
+        for batch_id in {d.batchId for d in saved} & whole:
+            if not await self.stores.fences.advance(batch_id, fences[batch_id]):
+                lost.add(batch_id)
+        return lost
 
     async def _rules(self, batch_ids: set[str]) -> RulesSnapshot:
         batches = await self.documents.get_batches(batch_ids)
@@ -167,31 +190,7 @@ class PollFold:
         return RulesSnapshot(batches, courses)
 
 
-def in_batch_order(items: list[Received]) -> list[Received]:
-    """One batch's events of one poll in the order they apply: each partition's own order,
-    and between partitions (a batch keyed elsewhere, a partition count changed) the event with
-    the earlier `time` first. Events read in different polls apply in the order read."""
-    queues = [sorted(group, key=lambda r: r.offset) for group in _by_partition(items).values()]
-    ordered: list[Received] = []
-    while queues:
-        head = min(queues, key=lambda q: _time_of(q[0]))
-        ordered.append(head.pop(0))
-        queues = [q for q in queues if q]
-    return ordered
-
-
-def _by_partition(items: list[Received]) -> dict[tuple[str, int], list[Received]]:
-    groups: dict[tuple[str, int], list[Received]] = defaultdict(list)
-    for r in items:
-        groups[(r.topic, r.partition)].append(r)
-    return groups
-
-
-def _time_of(r: Received) -> datetime:
-    assert r.event is not None
-    return r.event.time
-
-
-def _refreshed(key: str, doc: EnrolmentDoc | None, rules: RulesSnapshot) -> EnrolmentDoc:
-    assert doc is not None, key  # refresh only touches documents that exist
-    return refresh(doc, *rules.of(doc.batchId))
+def _new(key: str, events: Sequence[LearnerEvent]) -> EnrolmentDoc:
+    """A learner's first document, named by its first fact."""
+    assert events, f"no document and no fact for {key!r}"
+    return EnrolmentDoc(batchId=events[0].data.batchId, userId=events[0].data.userId)

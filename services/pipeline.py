@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from schemas.documents import EnrolmentDoc
 from schemas.events import CoursePublished
+from services.clock import SystemClock
 from services.convergence import BATCH_EVENTS, PollFold
-from services.ports import DeadLetter, EventPublisher, Received, Stores
+from services.domain import auto_cancellation, batch_status
+from services.ports import Clock, DeadLetter, EventPublisher, Received, Stores
 
 __all__ = ["Pipeline", "Report"]
 
@@ -25,21 +27,34 @@ class Report:
     events: int = 0
     dead_letters: int = 0
     enrolments_written: int = 0
-    certificates: list[str] = field(default_factory=list)
+    announced: list[str] = field(default_factory=list)  # event ids of every announcement
+    certificates: list[str] = field(default_factory=list)  # those of certificate.eligible
+    facts_published: list[str] = field(default_factory=list)  # automatic cancellations
 
 
 class Pipeline:
     """Folds batches of received records into the store and publishes what follows."""
 
-    def __init__(self, stores: Stores, publisher: EventPublisher, *, max_rounds: int = 25) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        publisher: EventPublisher,
+        *,
+        clock: Clock | None = None,
+        max_rounds: int = 25,
+        auto_cancel_grace_s: float = 300.0,
+    ) -> None:
         self._stores = stores
         self._publisher = publisher
+        self._clock = clock or SystemClock()
         self._max_rounds = max_rounds
+        self._grace_s = auto_cancel_grace_s
+        self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
 
     async def handle(self, received: Sequence[Received]) -> Report:
         """Persist, then publish. Returns once both are durable; the caller then commits."""
         report = Report(events=len(received))
-        run = PollFold(self._stores.documents, self._max_rounds)
+        run = self._poll_fold()
         letters = [DeadLetter(r, r.reason or "invalid") for r in received if r.event is None]
         good = [r for r in received if r.event is not None]
         await run.courses([r for r in good if isinstance(r.event, CoursePublished)])
@@ -57,9 +72,38 @@ class Pipeline:
         return report
 
     async def idle(self) -> None:
-        """Recount the batches marked stale. Called when a poll brings nothing, every few
-        seconds while busy, and at shutdown, so counts are exact once the service is idle."""
+        """Finish work a crash left behind (batches marked for re-evaluation), then recount
+        the batches marked stale. Called when a poll brings nothing, every few seconds while
+        busy, and at shutdown, so counts are exact once the service is idle."""
+        pending = await self._stores.refresh.pending()
+        for batch_id in sorted(pending)[: self._refresh_per_call]:
+            run = self._poll_fold()
+            await run.refresh_batches([batch_id])
+            await self._stores.counts.mark_stale(run.touched)
+            await self._announce(run.outboxed.values(), Report())
+            await self._stores.refresh.clear(pending[batch_id])
         await self._stores.counts.recount_stale()
+
+    async def tick(self) -> Report:
+        """The clock's work (contract 8): keep each batch's `status` current, and publish the
+        automatic cancellation of batches whose minimum capacity was not met by the deadline.
+        Called every `status_refresh_s`."""
+        now = self._clock.now()
+        for stored in ("upcoming", "ongoing", None):
+            for batch in await self._stores.documents.batches_with_status(stored):
+                status = batch_status(batch, now)
+                if status != batch.status:
+                    await self._stores.documents.save_batch(
+                        batch.model_copy(update={"status": status})
+                    )
+        report = Report()
+        for batch in await self._stores.documents.batches_to_auto_cancel():
+            roster = await self._stores.documents.enrolments_of_batch(batch.batchId)
+            event = auto_cancellation(batch, (d.request for d in roster), now, self._grace_s)
+            if event is not None:
+                await self._publisher.publish_fact(event)
+                report.facts_published.append(event.id)
+        return report
 
     async def relay_pending(self, limit: int = 500) -> list[str]:
         """Publish every announcement still in an outbox (after a crash, or a failed
@@ -69,13 +113,17 @@ class Pipeline:
             await self._announce(docs, report)
             if len(docs) < limit:
                 break
-        return report.certificates
+        return report.announced
+
+    def _poll_fold(self) -> PollFold:
+        return PollFold(self._stores, self._max_rounds, self._clock.now())
 
     async def _announce(self, docs: Iterable[EnrolmentDoc], report: Report) -> None:
         docs = [d for d in docs if d.outbox]
         events = [e for d in docs for e in d.outbox]
         if not events:
             return
-        await self._publisher.publish_certificates(events)
+        await self._publisher.announce(events)
         await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
-        report.certificates += [e.id for e in events]
+        report.announced += [e.id for e in events]
+        report.certificates += [e.id for e in events if e.type == "certificate.eligible"]

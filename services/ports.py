@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
-from schemas.events import Event
-from schemas.outbound import CertificateEligible
+from schemas.events import BatchCancelled, Event
+from schemas.outbound import Announcement
 
 __all__ = [
     "CheckpointStore",
+    "Clock",
     "CountStore",
     "DeadLetter",
     "DocumentStore",
@@ -24,6 +26,8 @@ __all__ = [
     "MaintenanceStore",
     "OutboxStore",
     "Received",
+    "RefreshMarks",
+    "RosterFences",
     "Stores",
 ]
 
@@ -85,6 +89,14 @@ class DocumentStore(Protocol):
         """Record that the batch applied these events (idempotent)."""
         ...
 
+    async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
+        """The batches whose stored `status` is this (None: documents without one)."""
+        ...
+
+    async def batches_to_auto_cancel(self) -> list[BatchDoc]:
+        """Batches not cancelled that ask to be when their minimum capacity is not met."""
+        ...
+
 
 class OutboxStore(Protocol):
     """Announcements written with the documents that decided them, until Kafka has them."""
@@ -109,6 +121,36 @@ class CountStore(Protocol):
     async def recount_stale(self) -> int:
         """Recount the batches marked stale (exact for the writes made before the call);
         returns how many were recounted."""
+        ...
+
+
+class RosterFences(Protocol):
+    """One revision per batch roster: every save of a batch whose seats depend on one
+    another advances it, so two writers that settled one roster at once cannot both win."""
+
+    async def read(self, batch_id: str) -> str | None:
+        """The fence's revision now (None: never advanced)."""
+        ...
+
+    async def advance(self, batch_id: str, seen: str | None) -> bool:
+        """Move the fence on from `seen`; False when another writer moved it first."""
+        ...
+
+
+class RefreshMarks(Protocol):
+    """Batches whose learners must be evaluated again (their rules changed): marked before the
+    change is saved, cleared once done, so a crash in between leaves the work findable."""
+
+    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
+        """Persist a mark per batch; returns the marks' ids."""
+        ...
+
+    async def pending(self) -> dict[str, list[str]]:
+        """Mark ids by batchId, for every batch marked."""
+        ...
+
+    async def clear(self, mark_ids: Iterable[str]) -> None:
+        """Delete these marks (a mark made meanwhile stays)."""
         ...
 
 
@@ -142,6 +184,14 @@ class MaintenanceStore(Protocol):
         """Remove `appliedOffsets` from these batches (their events are remembered by id)."""
         ...
 
+    async def schema_version(self) -> str | None:
+        """The document version the database was last upgraded to (None: never)."""
+        ...
+
+    async def set_schema_version(self, version: str) -> None: ...
+
+    async def all_batch_ids(self) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class Stores:
@@ -152,11 +202,26 @@ class Stores:
     counts: CountStore
     checkpoints: CheckpointStore
     maintenance: MaintenanceStore
+    refresh: RefreshMarks
+    fences: RosterFences
 
 
 class EventPublisher(Protocol):
     """Kafka, seen from the orchestration. Each call returns once the broker acknowledged all."""
 
-    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None: ...
+    async def announce(self, events: Sequence[Announcement]) -> None:
+        """Certificate events to their topic, enrolment-status events to theirs (by userId)."""
+        ...
+
+    async def publish_fact(self, event: BatchCancelled) -> None:
+        """A fact the service itself decided (the automatic cancellation), to its inbound
+        topic like any publisher's."""
+        ...
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class Clock(Protocol):
+    """The service's clock: the one input of batch status and automatic cancellation."""
+
+    def now(self) -> datetime: ...

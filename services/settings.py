@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(30.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
+    status_refresh_s: float = Field(
+        60.0, gt=0, description="how often batch status and automatic cancellation are checked"
+    )
+    auto_cancel_grace_s: float = Field(
+        300.0, ge=0, description="waited past a cancellation deadline, for late facts"
+    )
     fetch_partition_bytes: int = Field(1_048_576, ge=1024, description="per partition per fetch")
     fetch_max_bytes: int = Field(
         8_388_608, ge=1024, description="per fetch; a larger record still comes"

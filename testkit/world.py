@@ -1,25 +1,37 @@
 """The whole fold in memory: every document a stream of events leads to.
 
 This is the reference the service is measured against: tests, the fault suite and the
-benchmark compute their expected documents and certificate ids with it.
+benchmark compute their expected documents and announcement ids with it. It applies events
+one at a time, in arrival order, with the domain's pure functions and none of the service's
+orchestration (no store, no retries, no batching).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, enrolment_key
-from schemas.events import BatchCreated, BatchEvent, CoursePublished, Event
-from services.domain.eligibility import fold_learner, refresh
-from services.domain.rules import Rejection, apply_batch_event, apply_course_event, rules_differ
+from schemas.events import BatchCancelled, BatchCreated, BatchEvent, CoursePublished, Event
+from services.domain import (
+    Rejection,
+    add_facts,
+    apply_batch_event,
+    apply_course_event,
+    auto_cancellation,
+    batch_status,
+    needs_whole_roster,
+    rules_differ,
+    settle,
+)
 
 __all__ = ["World"]
 
 
 @dataclass
 class World:
-    """Batches, courses and enrolments as the pure fold leaves them."""
+    """Batches, courses and enrolments as the pure fold leaves them, at the clock `now`."""
 
     batches: dict[str, BatchDoc] = field(default_factory=dict)
     courses: dict[str, CourseDoc] = field(default_factory=dict)
@@ -27,6 +39,7 @@ class World:
     rejections: list[tuple[Event, Rejection]] = field(default_factory=list)
     # The ids of the batch events each batch consumed: a second arrival is a re-read.
     consumed: dict[str, set[str]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def apply_all(self, events: Iterable[Event]) -> World:
         """Apply events one after another, in arrival order; returns self."""
@@ -45,12 +58,27 @@ class World:
             doc = self.enrolments.get(key) or EnrolmentDoc(
                 batchId=event.data.batchId, userId=event.data.userId
             )
+            self.enrolments[key] = add_facts(doc, [event])
             batch = self.batches.get(doc.batchId)
-            self.enrolments[key] = fold_learner(doc, [event], batch, self._course_of(batch))
+            self._settle(doc.batchId, None if needs_whole_roster(batch) else [key])
+
+    def auto_cancellations(self, grace_s: float = 0.0) -> list[BatchCancelled]:
+        """The automatic cancellations due at `now` (contract 8), not yet applied."""
+        due = []
+        for batch in self.batches.values():
+            requests = [d.request for d in self.enrolments.values() if d.batchId == batch.batchId]
+            event = auto_cancellation(batch, requests, self.now, grace_s)
+            if event is not None:
+                due.append(event)
+        return due
 
     def certificate_ids(self) -> set[str]:
         """The ids of every certificate eligibility latched so far."""
         return {c.eventId for doc in self.enrolments.values() for c in doc.certificates}
+
+    def status_event_ids(self) -> set[str]:
+        """The ids of every enrolment-status event latched so far."""
+        return {a.eventId for doc in self.enrolments.values() for a in doc.announcedStatuses}
 
     def counted(self) -> dict[str, BatchDoc]:
         """The batches with their counts, as the service writes them once idle."""
@@ -62,6 +90,7 @@ class World:
             "enrolledCount": sum(d.enrolled for d in docs),
             "completedCount": sum(d.enrolled and d.progressStatus == 2 for d in docs),
             "certifiedCount": sum(bool(d.certificates) for d in docs),
+            "waitlistedCount": sum(d.enrolmentStatus == "waitlisted" for d in docs),
         }
 
     def _course_of(self, batch: BatchDoc | None) -> CourseDoc | None:
@@ -75,7 +104,7 @@ class World:
         self.courses[new.courseId] = new
         for batch in self.batches.values():
             if batch.courseId == new.courseId:
-                self._refresh_batch(batch.batchId)
+                self._settle(batch.batchId)
 
     def _batch(self, event: BatchEvent) -> None:
         consumed = self.consumed.setdefault(event.data.batchId, set())
@@ -88,13 +117,18 @@ class World:
             self.rejections.append((event, change.rejection))
         if change.batch is None:
             return
-        self.batches[change.batch.batchId] = change.batch
-        if rules_differ(old, change.batch):
-            self._refresh_batch(change.batch.batchId)
+        batch = change.batch.model_copy(update={"status": batch_status(change.batch, self.now)})
+        self.batches[batch.batchId] = batch
+        if rules_differ(old, batch):
+            self._settle(batch.batchId)
 
-    def _refresh_batch(self, batch_id: str) -> None:
-        batch = self.batches[batch_id]
-        course = self._course_of(batch)
-        for key, doc in self.enrolments.items():
-            if doc.batchId == batch_id:
-                self.enrolments[key] = refresh(doc, batch, course)
+    def _settle(self, batch_id: str, keys: list[str] | None = None) -> None:
+        """Settle the given learners of a batch (default: all of them)."""
+        docs = [
+            d
+            for k, d in self.enrolments.items()
+            if d.batchId == batch_id and (keys is None or k in keys)
+        ]
+        batch = self.batches.get(batch_id)
+        for doc in settle(docs, batch, self._course_of(batch), self.now):
+            self.enrolments[doc.key] = doc

@@ -1,8 +1,11 @@
-"""The pure fold: facts in, documents and decisions out. No I/O, no clock, no logging."""
+"""The pure fold: facts in, documents and decisions out. No I/O, no clock, no logging
+(the service's clock comes in as a value where a decision needs it)."""
 
-from services.domain.derive import Derived, Rules, derive, rules_of
-from services.domain.eligibility import fold_learner, meets, refresh
+from services.domain.derive import ANY_SEAT, Derived, Rules, derive, rules_of
+from services.domain.eligibility import latch_certificates, meets
 from services.domain.facts import add_fact
+from services.domain.lifecycle import auto_cancellation, batch_status, cancellation_deadline
+from services.domain.roster import add_facts, needs_whole_roster, settle
 from services.domain.rules import (
     BatchChange,
     BatchFold,
@@ -12,21 +15,33 @@ from services.domain.rules import (
     apply_course_event,
     rules_differ,
 )
+from services.domain.seats import NO_SEAT, Refusal, Seat, assign_seats, refusal_of
 
 __all__ = [
+    "ANY_SEAT",
+    "NO_SEAT",
     "BatchChange",
     "BatchFold",
     "Derived",
+    "Refusal",
     "Rejection",
     "Rules",
+    "Seat",
     "add_fact",
+    "add_facts",
     "apply_batch_event",
     "apply_batch_events",
     "apply_course_event",
+    "assign_seats",
+    "auto_cancellation",
+    "batch_status",
+    "cancellation_deadline",
     "derive",
-    "fold_learner",
+    "latch_certificates",
     "meets",
-    "refresh",
+    "needs_whole_roster",
+    "refusal_of",
     "rules_differ",
     "rules_of",
+    "settle",
 ]

@@ -1,7 +1,9 @@
-"""The derived values of contract 3, as pure functions of the facts and the rules.
+"""The derived values of contract 3 and the request of contract 7, as pure functions of the
+facts and the rules.
 
-`derive(facts, rules, upto)` also answers "what were the values at business time `upto`"
-(counting only facts no later than it): eligibility uses it to find when criteria were met.
+`derive(facts, rules, user_id, upto=...)` also answers "what were the values at business time
+`upto`" (counting only facts no later than it): eligibility uses it to find when criteria
+were met.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentFact, LearnerFacts
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentFact, EnrolmentRequest, LearnerFacts
 from schemas.types import day_end, day_start
 
-__all__ = ["Derived", "Rules", "derive", "rules_of"]
+__all__ = ["ANY_SEAT", "Derived", "Rules", "derive", "rules_of"]
+
+ANY_SEAT = "*"
+"""`held` for a batch without `maximumCapacity`: every request holds a seat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,9 @@ class Rules:
     cancelled: bool
     leaf_nodes: frozenset[str] | None  # None while the course is unknown
     assessments: tuple[str, ...] | None
+    invite_only: bool = False
+    capacity: int | None = None  # seats; None: no limit
+    waitlisting: bool = False
 
     def counts(self, time: datetime, upto: datetime | None) -> bool:
         """A learner fact counts when inside the window (and no later than the cut-off)."""
@@ -46,34 +54,49 @@ def rules_of(batch: BatchDoc | None, course: CourseDoc | None) -> Rules | None:
         cancelled=batch.cancelled,
         leaf_nodes=frozenset(course.leafNodes) if course else None,
         assessments=tuple(dict.fromkeys(course.assessments)) if course else None,
+        invite_only=batch.enrollmentType == "invite-only",
+        capacity=batch.maximumCapacity,
+        waitlisting=batch.allowWaitlisting,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """The derived fields of an enrolment document."""
+    """The derived fields of an enrolment document, and the learner's open request."""
 
     enrolled: bool = False
     progressStatus: int = 0
     completionPercentage: float | None = None
     completedAt: datetime | None = None
     scorePercentage: float | None = None
+    request: EnrolmentRequest | None = None
 
 
 UNKNOWN_BATCH = Derived()
 
 
-def derive(facts: LearnerFacts, rules: Rules | None, upto: datetime | None = None) -> Derived:
-    """Contract 3: completion, status, completion time, score and enrolment of one learner."""
+def derive(
+    facts: LearnerFacts,
+    rules: Rules | None,
+    user_id: str,
+    upto: datetime | None = None,
+    held: str | None = ANY_SEAT,
+) -> Derived:
+    """Contract 3 and 7: completion, status, completion time, score, the open request, and
+    `enrolled`: the request holds a seat (`held`: the opening event id of the seat the
+    learner holds, `ANY_SEAT` where seats are unlimited, None where it holds none)."""
     if rules is None:
         return UNKNOWN_BATCH
     pct, status, completed_at = _completion(facts, rules, upto)
+    request = _request(facts.enrolments, rules, user_id, upto, status, completed_at)
+    seated = request is not None and held in (ANY_SEAT, request.eventId)
     return Derived(
-        enrolled=_enrolled(facts.enrolments, rules, upto, status, completed_at),
+        enrolled=seated,
         progressStatus=status,
         completionPercentage=pct,
         completedAt=completed_at,
         scorePercentage=_score(facts, rules, upto),
+        request=request,
     )
 
 
@@ -112,23 +135,39 @@ def _score(facts: LearnerFacts, rules: Rules, upto: datetime | None) -> float | 
     return None
 
 
-def _enrolled(
+def counted_creation(fact: EnrolmentFact, rules: Rules, user_id: str) -> bool:
+    """An `enrolment.created` counts before the deadline, unless it is a self-enrolment in an
+    invite-only batch (contract 7)."""
+    if rules.enrol_deadline is not None and fact.time >= rules.enrol_deadline:
+        return False
+    return not (rules.invite_only and fact.enrolledBy == user_id)
+
+
+def _request(
     enrolments: list[EnrolmentFact],
     rules: Rules,
+    user_id: str,
     upto: datetime | None,
     status: int,
     completed_at: datetime | None,
-) -> bool:
-    def relevant(f: EnrolmentFact) -> bool:
+) -> EnrolmentRequest | None:
+    """Contract 3 and 7: the learner's open request, with the time and id of the
+    `enrolment.created` that opened it; None without one (or in a cancelled batch)."""
+
+    def counted(f: EnrolmentFact) -> bool:
         if upto is not None and f.time > upto:
             return False
         if f.kind == "created":
-            return rules.enrol_deadline is None or f.time < rules.enrol_deadline
+            return counted_creation(f, rules, user_id)
         # A learner who completed cannot be unenrolled by a later cancellation.
         return status < 2 or (completed_at is not None and f.time <= completed_at)
 
-    considered = [f for f in enrolments if relevant(f)]
-    if not considered:
-        return False
-    latest = max(considered, key=lambda f: (f.time, f.id))
-    return latest.kind == "created" and not rules.cancelled
+    considered = sorted((f for f in enrolments if counted(f)), key=lambda f: (f.time, f.id))
+    if rules.cancelled or not considered or considered[-1].kind != "created":
+        return None
+    opening = considered[-1]
+    for fact in reversed(considered):
+        if fact.kind != "created":
+            break
+        opening = fact  # the earliest created after the latest cancellation
+    return EnrolmentRequest(time=opening.time, eventId=opening.id)

@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from functools import reduce
 
-from schemas.documents import BatchDoc, Certificate, CourseDoc, EnrolmentDoc, LearnerFacts
-from schemas.events import CertificateTemplate, LearnerEvent
+from schemas.documents import BatchDoc, Certificate, EnrolmentDoc, LearnerFacts
+from schemas.events import CertificateTemplate
 from schemas.outbound import CertificateEligible, CertificateEligibleData, certificate_event_id
 from schemas.types import format_time
-from services.domain.derive import Derived, Rules, derive, rules_of
-from services.domain.facts import add_fact
+from services.domain.derive import Derived, Rules, derive
 
-__all__ = ["fold_learner", "meets", "refresh"]
-
-
-def fold_learner(
-    doc: EnrolmentDoc,
-    events: Iterable[LearnerEvent],
-    batch: BatchDoc | None,
-    course: CourseDoc | None,
-) -> EnrolmentDoc:
-    """Add the learner's facts, then recompute everything derived from them."""
-    facts = reduce(add_fact, events, doc.facts)
-    return refresh(doc.model_copy(update={"facts": facts}), batch, course)
-
-
-def refresh(doc: EnrolmentDoc, batch: BatchDoc | None, course: CourseDoc | None) -> EnrolmentDoc:
-    """Recompute the derived values and latch any new eligibility (with its outbox event)."""
-    rules = rules_of(batch, course)
-    now = derive(doc.facts, rules)
-    certificates, announcements = _latch(doc, now, rules, batch)
-    return doc.model_copy(
-        update={
-            "courseId": batch.courseId if batch else _course_hint(doc.facts),
-            "enrolled": now.enrolled,
-            "progressStatus": now.progressStatus,
-            "completionPercentage": now.completionPercentage,
-            "completedAt": now.completedAt,
-            "scorePercentage": now.scorePercentage,
-            "certificates": certificates,
-            "outbox": [*doc.outbox, *announcements],
-        }
-    )
+__all__ = ["latch_certificates", "meets"]
 
 
 def meets(values: Derived, template: CertificateTemplate) -> bool:
-    """Whether a learner with these values qualifies for the template (batch not cancelled is
-    part of `enrolled`)."""
+    """Whether a learner with these values qualifies for the template (a seat in a batch not
+    cancelled is part of `enrolled`)."""
     criteria = template.criteria
     if not values.enrolled or values.completionPercentage is None:
         return False
@@ -59,35 +26,29 @@ def meets(values: Derived, template: CertificateTemplate) -> bool:
     return values.scorePercentage is not None and values.scorePercentage >= criteria.minScorePercent
 
 
-def _course_hint(facts: LearnerFacts) -> str | None:
-    """While the batch is unknown, the courseId of the latest enrolment that names one."""
-    named = [f for f in facts.enrolments if f.courseId is not None]
-    return max(named, key=lambda f: (f.time, f.id)).courseId if named else None
-
-
-def _latch(
-    doc: EnrolmentDoc, now: Derived, rules: Rules | None, batch: BatchDoc | None
+def latch_certificates(
+    doc: EnrolmentDoc, now: Derived, rules: Rules, batch: BatchDoc, held: str | None
 ) -> tuple[list[Certificate], list[CertificateEligible]]:
-    held = {c.templateId: c for c in doc.certificates}
+    """The learner's certificates after this evaluation, and the announcements of those met
+    for the first time (`held`: the seat the learner holds, as in `derive`)."""
+    certificates = {c.templateId: c for c in doc.certificates}
     announcements: list[CertificateEligible] = []
-    if batch is None or rules is None:
-        return doc.certificates, announcements
     for template in batch.certificateTemplates:
         if not meets(now, template):
             continue  # a latched certificate stays as it is: eligibility is never withdrawn
-        at, then = _eligible_at(doc.facts, rules, template)
-        known = held.get(template.templateId)
+        at, then = _eligible_at(doc, rules, template, held)
+        known = certificates.get(template.templateId)
         if known is not None:
             # A fact that arrived late may show the criteria were met earlier: the document
             # follows the facts, the event already sent keeps its id.
-            held[template.templateId] = known.model_copy(update={"eligibleAt": at})
+            certificates[template.templateId] = known.model_copy(update={"eligibleAt": at})
             continue
         event = _announcement(doc, batch, template, at, then)
-        held[template.templateId] = Certificate(
+        certificates[template.templateId] = Certificate(
             templateId=template.templateId, eventId=event.id, eligibleAt=at
         )
         announcements.append(event)
-    return sorted(held.values(), key=lambda c: c.templateId), announcements
+    return sorted(certificates.values(), key=lambda c: c.templateId), announcements
 
 
 def _fact_times(facts: LearnerFacts) -> list[datetime]:
@@ -100,16 +61,19 @@ def _fact_times(facts: LearnerFacts) -> list[datetime]:
 
 
 def _eligible_at(
-    facts: LearnerFacts, rules: Rules, template: CertificateTemplate
+    doc: EnrolmentDoc, rules: Rules, template: CertificateTemplate, held: str | None
 ) -> tuple[datetime, Derived]:
     """The earliest fact time at which the facts up to then met the template, and the values
-    then: the business time of the eligibility, whatever order the facts arrived in."""
-    times = _fact_times(facts)
+    then: the business time of the eligibility, whatever order the facts arrived in. (A seat
+    given later, by promotion, is the seat of a request opened earlier: the learner counts as
+    seated from their request on.)"""
+    times = _fact_times(doc.facts)
     for time in times:
-        values = derive(facts, rules, upto=time)
+        values = derive(doc.facts, rules, doc.userId, upto=time, held=held)
         if meets(values, template):
             return time, values
-    return times[-1], derive(facts, rules)  # unreachable while `meets` holds for all facts
+    final = derive(doc.facts, rules, doc.userId, held=held)
+    return times[-1], final  # unreachable while `meets` holds for all facts
 
 
 def _announcement(

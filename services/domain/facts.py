@@ -101,6 +101,7 @@ def _add_enrolment(facts: LearnerFacts, event: Any) -> LearnerFacts:
         kind="created" if isinstance(event, EnrolmentCreated) else "cancelled",
         time=event.time,
         courseId=getattr(event.data, "courseId", None),
+        enrolledBy=getattr(event.data, "enrolledBy", None),
     )
     if fact in facts.enrolments:
         return facts

@@ -26,6 +26,9 @@ _RULE_FIELDS = (
     "enrollmentEndDate",
     "certificateTemplates",
     "cancelled",
+    "enrollmentType",
+    "maximumCapacity",
+    "allowWaitlisting",
 )
 
 
@@ -133,6 +136,7 @@ def _created(batch: BatchDoc | None, event: BatchCreated) -> BatchDoc:
                 "enrolledCount",
                 "completedCount",
                 "certifiedCount",
+                "waitlistedCount",
                 "rev",
             }
         )
@@ -149,5 +153,9 @@ def _updated(batch: BatchDoc, event: BatchUpdated) -> BatchChange:
     present = [d for d in dates if d is not None]
     if present != sorted(present):
         reason = "dates out of order: need startDate <= enrollmentEndDate <= endDate"
+        return BatchChange(batch, Rejection(f"batch.updated makes {reason}"))
+    low, high = merged.minimumCapacity, merged.maximumCapacity
+    if low is not None and high is not None and low > high:
+        reason = "minimumCapacity above maximumCapacity"
         return BatchChange(batch, Rejection(f"batch.updated makes {reason}"))
     return BatchChange(merged)

@@ -1,23 +1,17 @@
-"""Batch counts, recounted from the enrolments for the batches marked stale.
-
-A mark is an insert with an id of its own, never an update of the batch: inserts cannot race,
-and a recount deletes exactly the marks it saw, so a mark made meanwhile stays for the next
-recount, and a crash loses no mark.
-"""
+"""Batch counts, recounted from the enrolments for the batches marked stale (marks.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.storage.documents import COUNT_FIELDS
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
+from services.storage.marks import MongoMarks
 from services.storage.revisions import next_rev, until_written
 
 __all__ = ["COUNT_MARKS", "MongoCounts"]
@@ -30,31 +24,23 @@ class MongoCounts:
     """The `CountStore` port: marks in `count_marks`, counts written into `batches`."""
 
     def __init__(self, db: AsyncDatabase[Raw], guarded: GuardedWrites) -> None:
-        self._marks: AsyncCollection[Raw] = db[COUNT_MARKS]
+        self._marks = MongoMarks(db[COUNT_MARKS], guarded.bulk)
         self._batches: AsyncCollection[Raw] = db["batches"]
         self._enrolments: AsyncCollection[Raw] = db["enrolments"]
         self._guarded = guarded
 
     async def mark_stale(self, batch_ids: Iterable[str]) -> None:
-        marks = [
-            InsertOne({"_id": f"{b}\n{os.urandom(8).hex()}", "batchId": b}) for b in set(batch_ids)
-        ]
-        async with mongo_errors():
-            await self._guarded.bulk.write(self._marks, marks)
+        await self._marks.mark(batch_ids)
 
     async def recount_stale(self) -> int:
         """Recount every batch with a mark, then delete the marks seen; returns how many
         batches were recounted (a mark for a batch not created yet is just deleted)."""
-        marks: dict[str, list[str]] = {}
-        async with mongo_errors():
-            async for raw in self._marks.find({}):
-                marks.setdefault(raw["batchId"], []).append(raw["_id"])
+        marks = await self._marks.pending()
         existing = set(await self._guarded.stored_revs(self._batches, marks))
         for batch_id, ids in marks.items():
             if batch_id in existing:
                 await self._recount(batch_id)
-            async with mongo_errors():
-                await self._marks.delete_many({"_id": {"$in": ids}})
+            await self._marks.clear(ids)
         return len(existing)
 
     async def _recount(self, batch_id: str) -> None:
@@ -77,16 +63,18 @@ class MongoCounts:
     async def _counts(self, batch_id: str) -> dict[str, int]:
         """The batch's counts from one query on `batchId` (an indexed equality on both servers;
         FerretDB 1.x would scan the collection for each `count_documents`)."""
-        enrolled = completed = certified = 0
-        fields = {"enrolled": 1, "progressStatus": 1, "certificates": 1}
+        enrolled = completed = certified = waitlisted = 0
+        fields = {"enrolled": 1, "progressStatus": 1, "certificates": 1, "enrolmentStatus": 1}
         async with mongo_errors():
             async for raw in self._enrolments.find({"batchId": batch_id}, fields):
                 active = raw.get("enrolled") is True
                 enrolled += active
                 completed += active and raw.get("progressStatus") == 2
                 certified += bool(raw.get("certificates"))
+                waitlisted += raw.get("enrolmentStatus") == "waitlisted"
         return {
             "enrolledCount": enrolled,
             "completedCount": completed,
             "certifiedCount": certified,
+            "waitlistedCount": waitlisted,
         }

@@ -20,7 +20,7 @@ __all__ = ["BATCH_EVENTS", "COUNT_FIELDS", "MongoDocuments"]
 
 Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
-COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount")
+COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount", "waitlistedCount")
 BATCH_EVENTS = "batch_events"  # one document per event of lms.batch.v1 a batch applied
 
 
@@ -95,6 +95,18 @@ class MongoDocuments:
         ]
         async with mongo_errors():
             await self._guarded.bulk.write(self.batch_events, writes)  # duplicates: known
+
+    async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
+        # Equality on `status` (indexed; a null also matches documents without the field).
+        async with mongo_errors():
+            return [
+                BatchDoc.model_validate(raw) async for raw in self.batches.find({"status": status})
+            ]
+
+    async def batches_to_auto_cancel(self) -> list[BatchDoc]:
+        query = {"cancelBatchWhenMinimumCapacityIsNotMet": True, "cancelled": False}
+        async with mongo_errors():
+            return [BatchDoc.model_validate(raw) async for raw in self.batches.find(query)]
 
     async def _find(
         self, coll: AsyncCollection[Raw], model: type[M], ids: Iterable[str]

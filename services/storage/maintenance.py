@@ -13,6 +13,8 @@ from services.storage.revisions import next_rev, until_written
 
 __all__ = ["MongoMaintenance"]
 
+_META = "service_meta"
+
 Raw = dict[str, Any]
 
 
@@ -62,3 +64,18 @@ class MongoMaintenance:
                 return (await self._guarded.stored_revs(batches, [batch_id])).get(batch_id) == rev
 
             await until_written(attempt, f"batch {batch_id!r}")
+
+    async def schema_version(self) -> str | None:
+        async with mongo_errors():
+            raw = await self._db[_META].find_one({"_id": "schema"})
+        return raw.get("version") if raw else None
+
+    async def set_schema_version(self, version: str) -> None:
+        async with mongo_errors():
+            await self._db[_META].replace_one(
+                {"_id": "schema"}, {"_id": "schema", "version": version}, upsert=True
+            )
+
+    async def all_batch_ids(self) -> list[str]:
+        async with mongo_errors():
+            return [raw["_id"] async for raw in self._db["batches"].find({}, {"_id": 1})]

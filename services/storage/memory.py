@@ -66,6 +66,18 @@ class InMemoryDocuments:
     async def save_enrolments(self, docs: Sequence[EnrolmentDoc]) -> set[str]:
         return {d.key for d in docs if not self._save("enrolments", d.key, d)}
 
+    async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
+        found = self._colls["batches"].values()
+        return [BatchDoc.model_validate(r) for r in found if r.get("status") == status]
+
+    async def batches_to_auto_cancel(self) -> list[BatchDoc]:
+        found = self._colls["batches"].values()
+        return [
+            BatchDoc.model_validate(r)
+            for r in found
+            if r.get("cancelBatchWhenMinimumCapacityIsNotMet") is True and not r.get("cancelled")
+        ]
+
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
         known = self._colls[BATCH_EVENTS]
         return {e for e in event_ids if batch_event_key(batch_id, e) in known}
@@ -141,7 +153,47 @@ class InMemoryCounts:
             "enrolledCount": len(enrolled),
             "completedCount": sum(r.get("progressStatus") == 2 for r in enrolled),
             "certifiedCount": sum(bool(r.get("certificates")) for r in docs),
+            "waitlistedCount": sum(r.get("enrolmentStatus") == "waitlisted" for r in docs),
         }
+
+
+class InMemoryMarks:
+    """The `RefreshMarks` port in memory."""
+
+    def __init__(self) -> None:
+        self._marks: dict[str, str] = {}  # mark id -> batchId
+        self._ids = itertools.count()
+
+    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
+        made = [f"{b}\n{next(self._ids)}" for b in set(batch_ids)]
+        self._marks.update((m, m.split("\n", 1)[0]) for m in made)
+        return made
+
+    async def pending(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for mark, batch_id in self._marks.items():
+            found.setdefault(batch_id, []).append(mark)
+        return found
+
+    async def clear(self, mark_ids: Iterable[str]) -> None:
+        for mark in mark_ids:
+            self._marks.pop(mark, None)
+
+
+class InMemoryFences:
+    """The `RosterFences` port in memory."""
+
+    def __init__(self) -> None:
+        self._revs: dict[str, str] = {}
+
+    async def read(self, batch_id: str) -> str | None:
+        return self._revs.get(batch_id)
+
+    async def advance(self, batch_id: str, seen: str | None) -> bool:
+        if self._revs.get(batch_id) != seen:
+            return False
+        self._revs[batch_id] = next_rev(seen)
+        return True
 
 
 class InMemoryCheckpoints:
@@ -180,6 +232,15 @@ class InMemoryMaintenance:
             if "appliedOffsets" in raw
         }
 
+    async def schema_version(self) -> str | None:
+        return self._colls["service_meta"].get("schema", {}).get("version")
+
+    async def set_schema_version(self, version: str) -> None:
+        self._colls["service_meta"]["schema"] = {"_id": "schema", "version": version}
+
+    async def all_batch_ids(self) -> list[str]:
+        return list(self._colls["batches"])
+
     async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
         for batch_id in batch_ids:
             raw = self._colls["batches"].get(batch_id)
@@ -197,7 +258,17 @@ class InMemoryStore:
         self.counts = InMemoryCounts(colls)
         self.checkpoints = InMemoryCheckpoints()
         self.maintenance = InMemoryMaintenance(colls)
+        self.refresh = InMemoryMarks()
+        self.fences = InMemoryFences()
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""
-        return Stores(self.documents, self.outbox, self.counts, self.checkpoints, self.maintenance)
+        return Stores(
+            self.documents,
+            self.outbox,
+            self.counts,
+            self.checkpoints,
+            self.maintenance,
+            self.refresh,
+            self.fences,
+        )

@@ -18,14 +18,17 @@ from services.storage.checkpoints import MongoCheckpoints
 from services.storage.counts import COUNT_MARKS, MongoCounts
 from services.storage.documents import BATCH_EVENTS, MongoDocuments
 from services.storage.errors import mongo_errors
+from services.storage.fences import MongoRosterFences
 from services.storage.guarded import GuardedWrites
 from services.storage.lookup import DetectedLookup
 from services.storage.maintenance import MongoMaintenance
+from services.storage.marks import MongoMarks
 from services.storage.outbox import MongoOutbox
 
 __all__ = ["COLLECTIONS", "MongoStore"]
 
 COLLECTIONS = ("batches", "courses", "enrolments", BATCH_EVENTS)
+REFRESH_MARKS = "refresh_marks"
 Raw = dict[str, Any]
 
 
@@ -49,6 +52,8 @@ class MongoStore:
         self.counts = MongoCounts(db, guarded)
         self.checkpoints = MongoCheckpoints(db)
         self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
+        self.refresh = MongoMarks(db[REFRESH_MARKS], guarded.bulk)
+        self.fences = MongoRosterFences(db, guarded)
         self._db = db
 
     @classmethod
@@ -80,7 +85,15 @@ class MongoStore:
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""
-        return Stores(self.documents, self.outbox, self.counts, self.checkpoints, self.maintenance)
+        return Stores(
+            self.documents,
+            self.outbox,
+            self.counts,
+            self.checkpoints,
+            self.maintenance,
+            self.refresh,
+            self.fences,
+        )
 
     async def create_indexes(self) -> None:
         """The unique (batchId, userId) index of the contract, and those the queries need."""
@@ -93,6 +106,8 @@ class MongoStore:
             await self.documents.batches.create_index([("courseId", ASCENDING)])
             await self.documents.batch_events.create_index([("batchId", ASCENDING)])
             await self._db[COUNT_MARKS].create_index([("batchId", ASCENDING)])
+            await self._db[REFRESH_MARKS].create_index([("batchId", ASCENDING)])
+            await self.documents.batches.create_index([("status", ASCENDING)])
 
     async def close(self) -> None:
         """Close the client and its connections."""

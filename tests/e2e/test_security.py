@@ -159,7 +159,7 @@ async def test_kafka_refuses_a_wrong_password_and_works_with_the_right_one(
     publisher = KafkaPublisher(_settings(secure), topics)
     await publisher.start()
     try:
-        await publisher.publish_certificates([_certificate("sec-1", "u1")])
+        await publisher.announce([_certificate("sec-1", "u1")])
     finally:
         await publisher.stop()
     records = await read_all(secure.kafka_bootstrap, topics.certificates)

@@ -137,8 +137,10 @@ def batch_data(
     name: str = "Batch",
     enrollment_type: str = "open",
     mentors: Sequence[str] = (),
+    **capacity: Any,
 ) -> dict[str, Any]:
-    """The `data` of a `batch.created`."""
+    """The `data` of a `batch.created`; `capacity` takes the v1.1 fields by their wire names
+    (`maximumCapacity=5, allowWaitlisting=True, ...`)."""
     return {
         "batchId": batch_id,
         "courseId": course_id,
@@ -149,6 +151,7 @@ def batch_data(
         "enrollmentEndDate": enrol_end,
         "mentors": list(mentors),
         "certificateTemplates": list(templates),
+        **capacity,
     }
 
 
@@ -198,11 +201,14 @@ def enrolled(
     time: str = "2026-02-01T10:00:00Z",
     id: str | None = None,
     course_id: str | None = None,
+    by: str | None = None,
 ) -> Event:
-    """`enrolment.created`."""
+    """`enrolment.created` (`by`: its `enrolledBy`)."""
     data: dict[str, Any] = {"batchId": batch_id, "userId": user_id}
     if course_id is not None:
         data["courseId"] = course_id
+    if by is not None:
+        data["enrolledBy"] = by
     return parse(message("enrolment.created", data, id=id, time=time))
 
 

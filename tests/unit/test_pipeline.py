@@ -7,6 +7,7 @@ contract itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -15,32 +16,16 @@ import pytest
 
 from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import event_adapter
-from schemas.outbound import CertificateEligible
-from services.convergence import in_batch_order
 from services.errors import PublishUnavailable
+from services.ordering import in_batch_order
 from services.pipeline import Pipeline
-from services.ports import DeadLetter, Received, Stores
+from services.ports import Received, Stores
 from services.storage import InMemoryStore
+from testkit.expect import assert_documents_exact, assert_status_events
+from testkit.fakes import RecordingPublisher
 from testkit.streams import generate_stream
 from testkit.world import World
 from tests.unit.builders import batch_created, batch_updated, completed, course, enrolled, template
-
-
-class RecordingPublisher:
-    """Kafka as a list: what was announced and dead-lettered; can be made to fail."""
-
-    def __init__(self) -> None:
-        self.certificates: list[CertificateEligible] = []
-        self.letters: list[DeadLetter] = []
-        self.down = False
-
-    async def publish_certificates(self, events: Sequence[CertificateEligible]) -> None:
-        if self.down:
-            raise PublishUnavailable("broker down (test)")
-        self.certificates += events
-
-    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
-        self.letters += letters
 
 
 def received(events: Iterable[Any], topic: str = "t", partition: int = 0) -> list[Received]:
@@ -93,18 +78,12 @@ async def test_a_stream_folds_to_the_reference_documents_and_certificates(
     for start in range(0, len(facts), 25):
         await pipeline.handle(received(facts[start : start + 25]))
     await pipeline.idle()
-    stored = await store.stores().documents.get_enrolments(world.enrolments)
-    for key, expected in world.enrolments.items():
-        got = stored[key]
-        assert got.model_dump(exclude={"rev", "outbox"}) == expected.model_dump(
-            exclude={"rev", "outbox"}
-        ), key
-        assert got.outbox == [], "announced, then acknowledged"
+    docs = {
+        name: await store.maintenance.dump(name) for name in ("batches", "courses", "enrolments")
+    }
+    assert_documents_exact(docs, world)
+    assert_status_events([e.id for e in publisher.statuses], docs, world)
     assert sorted(e.id for e in publisher.certificates) == sorted(world.certificate_ids())
-    batches = await store.stores().documents.get_batches(world.batches)
-    for batch_id, counted in world.counted().items():
-        assert batches[batch_id].enrolledCount == counted.enrolledCount
-        assert batches[batch_id].certifiedCount == counted.certifiedCount
 
 
 class InterferingDocuments:
@@ -127,8 +106,7 @@ class InterferingDocuments:
 
 
 def _with_documents(store: InMemoryStore, documents: Any) -> Stores:
-    s = store.stores()
-    return Stores(documents, s.outbox, s.counts, s.checkpoints, s.maintenance)
+    return dataclasses.replace(store.stores(), documents=documents)
 
 
 async def test_a_save_that_lost_to_another_writer_is_folded_again_and_loses_nothing(
@@ -185,16 +163,17 @@ async def test_an_announcement_stays_in_the_outbox_until_kafka_has_it(
     with pytest.raises(PublishUnavailable):
         await pipeline.handle(received([enrolled(), completed("a")]))
     [pending] = await store.outbox.pending(10)
-    assert [e.data.templateId for e in pending.outbox] == ["t"], "persisted before publishing"
-    assert publisher.certificates == []
+    assert [e.type for e in pending.outbox] == ["enrolment.seated", "certificate.eligible"]
+    assert publisher.certificates == [] and publisher.statuses == []
 
     publisher.down = False
     relayed = await pipeline.relay_pending()
-    assert relayed == [pending.outbox[0].id]
-    assert [e.id for e in publisher.certificates] == relayed
+    assert relayed == [e.id for e in pending.outbox], "persisted before publishing"
+    assert [e.id for e in publisher.statuses + publisher.certificates] == relayed
     assert await store.outbox.pending(10) == []
     await pipeline.handle(received([enrolled(), completed("a")]))
     assert len(publisher.certificates) == 1, "folding again announces nothing new"
+    assert len(publisher.statuses) == 1
 
 
 async def test_bad_records_and_rejected_batch_events_are_dead_lettered_with_a_reason(

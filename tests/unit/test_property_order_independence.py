@@ -4,17 +4,23 @@ A stream holds batch events (applied in the order they were published; any of th
 read again later, as after a replay, a topic recreation or a publisher's resend) and learner
 and course events (which may arrive in any order, late, twice). The properties:
 
+Batches may have capacities, waitlists and invitations (contract 7): one learner's seat then
+depends on every other learner's request.
+
 (a) any arrival order of the learner and course events, with duplicates, gives the same
-    enrolment documents apart from `certificates` and `outbox`, and the same batches;
-(b) for streams without retracting facts or rule changes the certificates, their ids and the
-    counts are the same too, and every latched certificate is still deserved at the end;
+    enrolment documents apart from the latches (`certificates`, `announcedStatuses`) and
+    `outbox`, the same batches and counts, and the same current enrolment statuses;
+(b) for streams without retracting facts or rule changes (no unenrolment, no seat that a late
+    request can take away) the certificates, their ids and the counts are the same too, and
+    every latched certificate is still deserved at the end;
 (c) whatever the stream, every learner eligible in the final state holds the certificate,
-    and each latched certificate was announced exactly once.
+    every learner's current status is announced, and each latched announcement (certificate
+    or status) was put in the outbox exactly once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,8 +30,8 @@ from hypothesis import strategies as st
 from schemas.events import Event
 from schemas.outbound import certificate_event_id
 from schemas.types import format_time
-from services.domain.derive import derive, rules_of
-from services.domain.eligibility import meets
+from services.domain import assign_seats, derive, meets, rules_of
+from testkit.expect import current_status_ids
 from testkit.world import World
 from tests.unit.builders import batch_data, message, parse
 
@@ -81,6 +87,9 @@ class BatchState:
     end: int | None
     enrol_end: int | None
     templates: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    capacity: int | None = None
+    waitlisting: bool = False
+    invite_only: bool = False
 
     def wire_templates(self) -> list[dict[str, Any]]:
         return [
@@ -96,6 +105,9 @@ class BatchState:
             end=day(self.end) if self.end is not None else None,
             enrol_end=day(self.enrol_end) if self.enrol_end is not None else None,
             templates=self.wire_templates(),
+            enrollment_type="invite-only" if self.invite_only else "open",
+            maximumCapacity=self.capacity,
+            allowWaitlisting=self.waitlisting,
         )
 
 
@@ -103,7 +115,8 @@ criteria = st.tuples(st.sampled_from(COMPLETION_LEVELS), st.sampled_from((None, 
 
 
 @st.composite
-def batch_state(draw: st.DrawFn, batch_id: str) -> BatchState:
+def batch_state(draw: st.DrawFn, batch_id: str, seats: bool = True) -> BatchState:
+    """A batch's fields; `seats=False`: no capacity a late request could take a seat from."""
     start = draw(st.integers(0, 3))
     end = draw(st.one_of(st.none(), st.integers(start + 2, start + 8)))
     top = end if end is not None else start + 6
@@ -116,6 +129,9 @@ def batch_state(draw: st.DrawFn, batch_id: str) -> BatchState:
         end,
         enrol_end,
         {t: draw(criteria) for t in ids},
+        capacity=draw(st.sampled_from([None, None, 1, 2, 3])) if seats else None,
+        waitlisting=draw(st.booleans()),
+        invite_only=draw(st.sampled_from([False, False, True])),
     )
 
 
@@ -133,7 +149,17 @@ def _stricter(draw: st.DrawFn, cp: int, ms: int | None) -> tuple[int, int | None
 
 
 RELAXING = ("extend_end", "extend_start", "extend_enrol_end", "add_template", "relax", "rename")
-RETRACTING = ("stricter", "remove_template", "shrink", "bad_dates", "change_course", "recreate")
+RETRACTING = (
+    "stricter",
+    "remove_template",
+    "shrink",
+    "bad_dates",
+    "change_course",
+    "recreate",
+    "capacity",
+    "waitlisting",
+    "invitations",
+)
 
 
 def _update(draw: st.DrawFn, state: BatchState, kind: str) -> tuple[str, dict[str, Any]]:
@@ -175,6 +201,16 @@ def _update(draw: st.DrawFn, state: BatchState, kind: str) -> tuple[str, dict[st
         fresh = draw(batch_state(bid))
         state.__dict__.update(fresh.__dict__)
         return "batch.created", state.created()
+    if kind == "capacity":  # raised, lowered or lifted: seats move
+        state.capacity = draw(st.sampled_from([None, 1, 2, 3, 4]))
+        return "batch.updated", {"batchId": bid, "maximumCapacity": state.capacity}
+    if kind == "waitlisting":
+        state.waitlisting = not state.waitlisting
+        return "batch.updated", {"batchId": bid, "allowWaitlisting": state.waitlisting}
+    if kind == "invitations":
+        state.invite_only = not state.invite_only
+        kind_of = "invite-only" if state.invite_only else "open"
+        return "batch.updated", {"batchId": bid, "enrollmentType": kind_of}
     return "batch.updated", {"batchId": bid, "name": draw(st.sampled_from(["x", "y"]))}
 
 
@@ -186,7 +222,7 @@ def batch_events(draw: st.DrawFn, batch_id: str, retracting: bool) -> list[tuple
         events.append(("batch.cancelled", {"batchId": batch_id}))
     if not draw(st.sampled_from([True, True, True, False])):
         return events
-    state = draw(batch_state(batch_id))
+    state = draw(batch_state(batch_id, seats=retracting))
     events.append(("batch.created", state.created()))
     kinds = RELAXING + RETRACTING if retracting else RELAXING
     for kind in draw(st.lists(st.sampled_from(kinds), max_size=3)):
@@ -235,6 +271,10 @@ def _learner_data(draw: st.DrawFn, kind: str, batch_id: str, user_id: str) -> di
     data: dict[str, Any] = {"batchId": batch_id, "userId": user_id}
     if kind == "enrolment.created" and draw(st.booleans()):
         data["courseId"] = draw(st.sampled_from(COURSES))
+    if kind == "enrolment.created":  # self-enrolled, enrolled by a mentor, or unsaid
+        by = draw(st.sampled_from([None, user_id, "mentor-1"]))
+        if by is not None:
+            data["enrolledBy"] = by
     if kind in ("content.progress", "content.completed"):
         data["contentId"] = draw(st.sampled_from(LEAVES + OTHER_CONTENTS))
     if kind == "content.progress":
@@ -336,37 +376,44 @@ def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Event]:
     return order
 
 
+NOW = datetime(2026, 3, 6, 12, tzinfo=UTC)  # the service's clock: batch status, status times
+LATCHES = {"outbox", "announcedStatuses"}
+
+
 def folded(order: list[Event]) -> World:
-    return World().apply_all(order)
+    return World(now=NOW).apply_all(order)
 
 
 def without_certificates(world: World) -> dict[str, dict[str, Any]]:
-    return {
-        key: d.model_dump(exclude={"certificates", "outbox"}) for key, d in world.enrolments.items()
-    }
+    skip = LATCHES | {"certificates"}
+    return {key: d.model_dump(exclude=skip) for key, d in world.enrolments.items()}
 
 
 def with_certificates(world: World) -> dict[str, dict[str, Any]]:
-    return {key: d.model_dump(exclude={"outbox"}) for key, d in world.enrolments.items()}
+    return {key: d.model_dump(exclude=LATCHES) for key, d in world.enrolments.items()}
 
 
 def deserved(world: World) -> set[str]:
-    """Certificate ids of the learners eligible in the final state, computed afresh."""
+    """Certificate ids of the learners eligible in the final state, computed afresh (seats
+    given from every learner's request, as contract 7 says)."""
     ids = set()
-    for d in world.enrolments.values():
-        batch = world.batches.get(d.batchId)
-        if batch is None:
-            continue
-        values = derive(d.facts, rules_of(batch, world.courses.get(batch.courseId)))
-        for template in batch.certificateTemplates:
-            if meets(values, template):
-                ids.add(certificate_event_id(d.batchId, d.userId, template.templateId))
+    for batch in world.batches.values():
+        rules = rules_of(batch, world.courses.get(batch.courseId))
+        assert rules is not None
+        docs = [d for d in world.enrolments.values() if d.batchId == batch.batchId]
+        values = {d.userId: derive(d.facts, rules, d.userId) for d in docs}
+        seats = assign_seats(rules, {user: v.request for user, v in values.items()})
+        for user, value in values.items():
+            seated = replace(value, enrolled=seats[user].status == "enrolled")
+            for template in batch.certificateTemplates:
+                if meets(seated, template):
+                    ids.add(certificate_event_id(batch.batchId, user, template.templateId))
     return ids
 
 
-def counts(world: World) -> dict[str, tuple[int, int, int]]:
+def counts(world: World) -> dict[str, tuple[int, int, int, int]]:
     return {
-        b.batchId: (b.enrolledCount, b.completedCount, b.certifiedCount)
+        b.batchId: (b.enrolledCount, b.completedCount, b.certifiedCount, b.waitlistedCount)
         for b in world.counted().values()
     }
 
@@ -387,7 +434,11 @@ def test_documents_do_not_depend_on_arrival_order(stream: Stream, data: st.DataO
     assert without_certificates(one) == without_certificates(two)
     assert one.batches == two.batches
     assert one.courses == two.courses
-    assert {b: c[:2] for b, c in counts(one).items()} == {b: c[:2] for b, c in counts(two).items()}
+    same = {b: (c[0], c[1], c[3]) for b, c in counts(one).items()}
+    assert same == {b: (c[0], c[1], c[3]) for b, c in counts(two).items()}
+    assert current_status_ids(one.enrolments.values()) == current_status_ids(
+        two.enrolments.values()
+    )
 
 
 @PROPERTY
@@ -404,6 +455,7 @@ def test_certificates_do_not_depend_on_arrival_order_without_retractions(
     assert one.batches == two.batches
     # Nothing was latched that the final facts and rules do not justify.
     assert one.certificate_ids() == deserved(one)
+    assert current_status_ids(one.enrolments.values()) <= one.status_event_ids()
 
 
 @PROPERTY
@@ -415,5 +467,7 @@ def test_eligible_learners_hold_their_certificates_announced_once(
     note(f"order:\n{show(order)}")
     world = folded(order)
     assert deserved(world) <= world.certificate_ids()
+    assert current_status_ids(world.enrolments.values()) <= world.status_event_ids()
     for d in world.enrolments.values():
-        assert sorted(e.id for e in d.outbox) == sorted(c.eventId for c in d.certificates)
+        latched = [c.eventId for c in d.certificates] + [a.eventId for a in d.announcedStatuses]
+        assert sorted(e.id for e in d.outbox) == sorted(latched)

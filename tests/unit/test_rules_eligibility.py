@@ -31,9 +31,17 @@ def event_id(batch_id: str, user_id: str, template_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{batch_id}\n{user_id}\n{template_id}"))
 
 
+def certificate_events(
+    world: World, user_id: str = "user-1", batch_id: str = "batch-1"
+) -> list[CertificateEligible]:
+    """The certificate events in the learner's outbox (status events aside)."""
+    outbox = doc(world, user_id, batch_id).outbox
+    return [e for e in outbox if isinstance(e, CertificateEligible)]
+
+
 def outbox_of(world: World, user_id: str = "user-1") -> list[dict[str, Any]]:
-    """The learner's outbox as the JSON the events are published as."""
-    return [e.model_dump(mode="json") for e in doc(world, user_id).outbox]
+    """The learner's certificate events as the JSON they are published as."""
+    return [e.model_dump(mode="json") for e in certificate_events(world, user_id)]
 
 
 def templates_of(world: World, user_id: str = "user-1") -> list[str]:
@@ -46,6 +54,7 @@ def announced(world: World) -> list[tuple[str, str, str]]:
         (e.data.batchId, e.data.userId, e.data.templateId)
         for d in world.enrolments.values()
         for e in d.outbox
+        if isinstance(e, CertificateEligible)
     )
 
 
@@ -75,7 +84,7 @@ def test_certificate_event_id_is_uuid5_of_batch_user_template() -> None:
     expected = str(uuid.uuid5(NAMESPACE, "b.$1\nü 1\nt: é"))
     certificate = doc(world, "ü 1", "b.$1").certificates[0]
     assert certificate.eventId == expected
-    assert doc(world, "ü 1", "b.$1").outbox[0].id == expected
+    assert certificate_events(world, "ü 1", "b.$1")[0].id == expected
 
 
 def test_certificate_event_is_the_contract_message() -> None:

@@ -28,10 +28,13 @@ def test_committed_schema_files_match_the_models() -> None:
     )
 
 
-def test_there_is_one_schema_per_event_type_plus_certificate_and_envelope() -> None:
+def test_there_is_one_schema_per_event_type_plus_the_outbound_ones_and_envelope() -> None:
     names = set(render())
     assert names == {f"{t}.json" for t in TOPIC_OF_TYPE} | {
         "certificate.eligible.json",
+        "enrolment.seated.json",
+        "enrolment.waitlisted.json",
+        "enrolment.refused.json",
         "envelope.json",
     }
 
