@@ -116,8 +116,8 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
         pipeline = Pipeline(service.stores, counting)
         done = await _fold(service, pipeline, args, start, stop)
         print(
-            f"replay: {counting.certificates} certificate events "
-            f"{'computed (not announced)' if args.into else 'announced'}, "
+            f"replay: {counting.certificates} certificate and {counting.statuses} enrolment-status "
+            f"events {'computed (not announced)' if args.into else 'announced'}, "
             f"{counting.dead_letters} bad records seen (not dead-lettered again)",
             file=sys.stderr,
         )

@@ -18,6 +18,7 @@ from schemas.documents import BatchDoc, EnrolmentDoc
 from testkit.world import World
 
 __all__ = [
+    "NAMESPACE",
     "assert_documents_exact",
     "assert_status_events",
     "certificate_id",

@@ -167,3 +167,51 @@ async def test_a_batch_remembers_the_events_it_applied(stores: Stores) -> None:
     await docs.remember_batch_events("other", ["e3"])
     assert await docs.applied_batch_events("b.$1", ["e1", "e 2.$x", "e3"]) == {"e1", "e 2.$x"}
     assert await docs.applied_batch_events("other", ["e1", "e3"]) == {"e3"}
+
+
+async def test_a_roster_fence_advances_once_from_what_was_seen(stores: Stores) -> None:
+    fences = stores.fences
+    assert await fences.read("b.$1") is None
+    assert await fences.advance("b.$1", None)
+    assert not await fences.advance("b.$1", None), "the first writer already advanced it"
+    seen = await fences.read("b.$1")
+    assert seen is not None
+    assert await fences.advance("b.$1", seen)
+    assert not await fences.advance("b.$1", seen), "a writer that saw an old fence loses"
+    assert await fences.read("other") is None
+
+
+async def test_refresh_marks_are_pending_until_cleared_and_a_new_one_survives(
+    stores: Stores,
+) -> None:
+    first = await stores.refresh.mark(["b1", "b2"])
+    pending = await stores.refresh.pending()
+    assert set(pending) == {"b1", "b2"}
+    again = await stores.refresh.mark(["b1"])  # marked again while the first is worked on
+    await stores.refresh.clear(first)
+    assert await stores.refresh.pending() == {"b1": again}
+    await stores.refresh.clear(again)
+    assert await stores.refresh.pending() == {}
+
+
+async def test_batches_are_found_by_status_and_by_automatic_cancellation(stores: Stores) -> None:
+    docs = stores.documents
+    await docs.save_batch(_batch("new"))  # no status yet: written before v1.1
+    await docs.save_batch(_batch("on").model_copy(update={"status": "ongoing"}))
+    watched = _batch("watched").model_copy(
+        update={"cancelBatchWhenMinimumCapacityIsNotMet": True, "minimumCapacity": 2}
+    )
+    await docs.save_batch(watched)
+    await docs.save_batch(watched.model_copy(update={"batchId": "gone", "cancelled": True}))
+    assert [b.batchId for b in await docs.batches_with_status("ongoing")] == ["on"]
+    assert {b.batchId for b in await docs.batches_with_status(None)} == {"new", "watched", "gone"}
+    assert [b.batchId for b in await docs.batches_to_auto_cancel()] == ["watched"]
+
+
+async def test_the_schema_version_is_remembered(stores: Stores) -> None:
+    assert await stores.maintenance.schema_version() is None
+    await stores.maintenance.set_schema_version("1.1")
+    await stores.maintenance.set_schema_version("1.1")
+    assert await stores.maintenance.schema_version() == "1.1"
+    await stores.documents.save_batch(_batch("b"))
+    assert await stores.maintenance.all_batch_ids() == ["b"]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import event_adapter
+from services.clock import ManualClock
+from services.convergence import PollFold
 from services.errors import PublishUnavailable
 from services.ordering import in_batch_order
 from services.pipeline import Pipeline
@@ -25,7 +28,15 @@ from testkit.expect import assert_documents_exact, assert_status_events
 from testkit.fakes import RecordingPublisher
 from testkit.streams import generate_stream
 from testkit.world import World
-from tests.unit.builders import batch_created, batch_updated, completed, course, enrolled, template
+from tests.unit.builders import (
+    batch_created,
+    batch_updated,
+    completed,
+    course,
+    enrolled,
+    template,
+    unenrolled,
+)
 
 
 def received(events: Iterable[Any], topic: str = "t", partition: int = 0) -> list[Received]:
@@ -266,3 +277,121 @@ def test_one_batchs_events_from_two_partitions_apply_in_time_order_each_partitio
     # Within a partition its order wins, whatever the times say.
     backwards = received([late, early], partition=1)
     assert [r.event for r in in_batch_order(backwards)] == [late, early]
+
+
+# -- Seats, rosters and the clock (contracts 7 and 8) ---------------------------------------
+
+
+def _statuses(publisher: RecordingPublisher) -> list[tuple[str, str]]:
+    return [(e.data.userId, e.data.status) for e in publisher.statuses]
+
+
+async def _seats(store: InMemoryStore, *users: str) -> dict[str, str]:
+    keys = [enrolment_key("batch-1", u) for u in users]
+    docs = await store.documents.get_enrolments(keys)
+    return {d.userId: d.enrolmentStatus for d in docs.values()}
+
+
+async def test_a_seat_freed_is_given_to_the_head_of_the_waitlist_in_the_same_poll(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    capped = batch_created(maximumCapacity=1, allowWaitlisting=True, templates=[template("t")])
+    await pipeline.handle(received([course(leaf_nodes=["a"]), capped]))
+    await pipeline.handle(
+        received(
+            [
+                enrolled("first", time="2026-02-01T00:00:00Z"),
+                enrolled("second", time="2026-02-02T00:00:00Z"),
+                completed("a", "second", time="2026-02-03T00:00:00Z"),
+            ]
+        )
+    )
+    assert await _seats(store, "first", "second") == {"first": "enrolled", "second": "waitlisted"}
+    assert publisher.certificates == []
+    await pipeline.handle(received([unenrolled("first", time="2026-02-04T00:00:00Z")]))
+    assert await _seats(store, "first", "second") == {
+        "first": "not-enrolled",
+        "second": "enrolled",
+    }
+    assert _statuses(publisher) == [
+        ("first", "seated"),
+        ("second", "waitlisted"),
+        ("second", "seated"),
+    ]
+    assert [e.data.userId for e in publisher.certificates] == ["second"]
+    await pipeline.idle()
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert (batch.enrolledCount, batch.waitlistedCount) == (1, 0)
+
+
+async def test_two_writers_of_one_roster_cannot_both_seat_a_learner(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    capped = batch_created(maximumCapacity=1, allowWaitlisting=True)
+    await Pipeline(store.stores(), publisher).handle(received([capped]))
+    other = Pipeline(store.stores(), publisher)
+
+    async def another_instance_seats_an_earlier_request() -> None:
+        await other.handle(received([enrolled("early", time="2026-02-01T00:00:00Z")]))
+
+    documents = InterferingDocuments(store.documents, another_instance_seats_an_earlier_request)
+    ours = Pipeline(_with_documents(store, documents), publisher)
+    await ours.handle(received([enrolled("late", time="2026-02-02T00:00:00Z")]))
+    assert await _seats(store, "early", "late") == {"early": "enrolled", "late": "waitlisted"}
+    assert documents.saves == 2, "our roster was settled again after the fence moved"
+
+
+async def test_a_rule_change_interrupted_by_a_crash_is_finished_when_idle(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline, monkeypatch: Any
+) -> None:
+    await pipeline.handle(received([batch_created(maximumCapacity=1, allowWaitlisting=True)]))
+    await pipeline.handle(
+        received(
+            [enrolled("a", time="2026-02-01T00:00:00Z"), enrolled("b", time="2026-02-02T00:00:00Z")]
+        )
+    )
+
+    async def crash(self: Any, batch_ids: Any) -> None:
+        raise RuntimeError("killed between saving the batch and settling its learners")
+
+    monkeypatch.setattr(PollFold, "refresh_batches", crash)
+    with pytest.raises(RuntimeError):
+        await pipeline.handle(received([batch_updated(maximumCapacity=2)]))
+    monkeypatch.undo()
+    assert await _seats(store, "a", "b") == {"a": "enrolled", "b": "waitlisted"}, "not yet"
+    await pipeline.handle(received([batch_updated(maximumCapacity=2)]))  # re-read: known id
+    await pipeline.idle()
+    assert await _seats(store, "a", "b") == {"a": "enrolled", "b": "enrolled"}
+
+
+async def test_the_clock_moves_batch_status_and_publishes_the_automatic_cancellation(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    clock = ManualClock(datetime(2026, 2, 20, tzinfo=UTC))
+    pipeline = Pipeline(store.stores(), publisher, clock=clock, auto_cancel_grace_s=300)
+    small = batch_created(
+        start="2026-03-01",
+        end="2026-03-31",
+        minimumCapacity=3,
+        cancelBatchWhenMinimumCapacityIsNotMet=True,
+    )
+    await pipeline.handle(received([small, enrolled("a", time="2026-02-21T00:00:00Z")]))
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.status == "upcoming"
+
+    clock.set(datetime(2026, 3, 1, 0, 4, tzinfo=UTC))
+    report = await pipeline.tick()
+    assert (await store.documents.get_batches(["batch-1"]))["batch-1"].status == "ongoing"
+    assert report.facts_published == [] and publisher.facts == [], "still within the grace"
+
+    clock.set(datetime(2026, 3, 1, 0, 6, tzinfo=UTC))
+    report = await pipeline.tick()
+    [cancel] = publisher.facts
+    assert report.facts_published == [cancel.id]
+    assert cancel.time == datetime(2026, 3, 1, tzinfo=UTC)
+    await pipeline.handle(received([cancel]))  # the fact comes back through lms.batch.v1
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.cancelled and batch.status == "cancelled"
+    assert await _seats(store, "a") == {"a": "not-enrolled"}
+    await pipeline.tick()
+    assert len(publisher.facts) == 1, "a cancelled batch is not cancelled again"
