@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
 from producers.topics import partitions_of
+from schemas.documents import DOCUMENT_VERSION
 from schemas.events import BatchCancelled, BatchCreated, BatchUpdated
 
 __all__ = ["SCHEMA_VERSION", "upgrade_documents"]
@@ -33,7 +34,7 @@ log = structlog.get_logger("batch_service.upgrade")
 _BATCH_EVENTS = (BatchCreated, BatchUpdated, BatchCancelled)
 
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = DOCUMENT_VERSION
 
 
 async def upgrade_documents(service: Service) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from devstack import LocalStack
-from testkit.expect import assert_documents_exact, certificate_ids_of
+from testkit.expect import assert_documents_exact, assert_status_events, certificate_ids_of
 from testkit.harness import Env, ServiceProcess, caught_up, read_all, read_docs
 from testkit.streams import Stream
 from testkit.world import World
@@ -222,6 +222,7 @@ async def verify(
     dead_letters: int = 0,
     caught_up_s: float = 180,
     published_elsewhere: tuple[str, ...] = (),
+    statuses: bool = False,
 ) -> None:
     """Caught up, outbox drained, documents exact (retried briefly while the idle recount of
     the batch counts lands), certificate ids exact as a set, repeats counted
@@ -250,10 +251,23 @@ async def verify(
     result.expected, result.received = len(want), len(ids)
     result.repeats = len(ids) - len(set(ids))
     result.missing, result.extra = len(want - set(ids)), len(set(ids) - want)
+    if statuses:
+        await _check_statuses(env, expected, result)
     if dead_letters == 0:
         result.dead_letters = len(await read_all(env.kafka, env.topics.dlq, timeout_s=1))
         if result.dead_letters:
             result.problems.append(f"{result.dead_letters} unexpected dead letters")
+
+
+async def _check_statuses(env: Env, expected: World, result: RunResult) -> None:
+    """Enrolment-status ids: exactly those the documents latched, every current one there."""
+    records = await read_all(env.kafka, env.topics.enrolment_status, timeout_s=2)
+    ids = certificate_ids_of(records)
+    result.notes.append(f"statuses: {len(set(ids))} ids, {len(ids) - len(set(ids))} repeats")
+    try:
+        assert_status_events(ids, await read_docs(env), expected)
+    except AssertionError as exc:
+        result.problems.append(f"enrolment statuses: {exc}"[:300])
 
 
 def retries_logged(*svcs: ServiceProcess) -> int:

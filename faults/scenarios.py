@@ -13,6 +13,7 @@ from faults.processes import (
     slow_consumer,
 )
 from faults.runner import Scenario
+from faults.seats import waitlists
 from faults.topics import cluster_move, topic_recreated
 
 __all__ = ["SCENARIOS"]
@@ -29,4 +30,5 @@ SCENARIOS: dict[str, Scenario] = {
     "near-limit-input": near_limit_input,
     "topic-recreated": topic_recreated,
     "cluster-move": cluster_move,
+    "waitlists": waitlists,
 }

@@ -16,6 +16,7 @@ from schemas.events import CertificateTemplate
 from schemas.outbound import Announcement, SeatStatus
 
 __all__ = [
+    "DOCUMENT_VERSION",
     "AnnouncedStatus",
     "AssessmentFacts",
     "BatchDoc",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _DOC = ConfigDict(extra="ignore", frozen=True)
+DOCUMENT_VERSION = "1.1"
 
 BatchStatus = Literal["upcoming", "ongoing", "completed", "cancelled"]
 EnrolmentStatus = Literal["enrolled", "waitlisted", "refused", "not-enrolled"]
@@ -215,6 +217,8 @@ class EnrolmentDoc(BaseModel):
     # Announcements decided but not yet published (the transactional outbox): written in the
     # same document update that latches them, removed once Kafka acknowledged them.
     outbox: list[Announcement] = []
+    # The contract version whose rules computed this document (None: v1.0, before the field).
+    schemaVersion: str | None = None
     rev: str | None = None
 
     @property

@@ -3,8 +3,11 @@ rules that are current (other instances may change a batch, a course or a roster
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import reduce
 
@@ -27,6 +30,7 @@ from services.rules_snapshot import RulesSnapshot
 __all__ = ["BATCH_EVENTS", "PollFold"]
 
 BATCH_EVENTS = (BatchCreated, BatchUpdated, BatchCancelled)
+ROSTER_LOCK_TTL_S = 30.0  # a settle takes milliseconds; a crashed holder delays this long
 Facts = Mapping[str, Sequence[LearnerEvent]]
 
 
@@ -41,6 +45,7 @@ class PollFold:
         self.touched: set[str] = set()
         self.outboxed: dict[str, EnrolmentDoc] = {}
         self.enrolments_written = 0
+        self.holder = uuid.uuid4().hex  # who holds the roster locks this fold takes
 
     async def courses(self, received: list[Received]) -> None:
         """Apply `course.published` events, then re-evaluate the batches of changed courses."""
@@ -120,9 +125,10 @@ class PollFold:
 
         `facts`: learner facts to add, by enrolment key. `rosters`: batches whose every learner
         is settled again. A batch with `maximumCapacity` is always settled whole (one seat
-        depends on every request) and its roster fence advanced after the save. A save
-        conflicts when another writer changed a document, or the roster, since we read it; a
-        save is stale when the batch or course changed meanwhile. All are folded again.
+        depends on every request), under its roster lock, so that no decision is taken on a
+        roster another writer is halfway through. A save conflicts when another writer changed
+        a document since we read it; a save is stale when the batch or course changed
+        meanwhile. Both are folded again.
         """
         keys, whole = set(facts), set(rosters or ())
         for _ in range(self.max_rounds):
@@ -130,20 +136,45 @@ class PollFold:
                 return
             rules = await self._rules({batch_of_key(k) for k in keys} | whole)
             whole |= {b for b in rules.batches if needs_whole_roster(rules.batches[b])}
-            fences = {b: await self.stores.fences.read(b) for b in whole}
-            docs = await self._load(keys, whole)
-            changed = self._settled(docs, keys, facts, rules)
-            conflicts = await self.documents.save_enrolments(changed)
+            async with self._rosters_locked(whole):
+                docs = await self._load(keys, whole)
+                changed = self._settled(docs, keys, facts, rules)
+                conflicts = await self.documents.save_enrolments(changed)
             saved = [d for d in changed if d.key not in conflicts]
             self._record(saved)
             stale = (await self._rules({d.batchId for d in saved})).changed_since(rules)
             retry = {batch_of_key(k) for k in conflicts} | stale
-            lost = await self._advance_fences(whole, fences, saved)
             keys = conflicts | {d.key for d in saved if d.batchId in stale}
             keys = {k for k in keys if batch_of_key(k) not in whole}  # whole ones come again
-            whole = {b for b in whole if b in retry or b in lost}
+            whole &= retry
             keys |= {k for k in facts if batch_of_key(k) in whole}
         raise DocumentKeptChanging(f"{len(keys)} enrolments and {len(whole)} rosters kept changing")
+
+    @asynccontextmanager
+    async def _rosters_locked(self, batch_ids: set[str]) -> AsyncIterator[None]:
+        """Hold the locks of these rosters (taken in order, all or none, waiting while
+        another writer holds one)."""
+        locks, wanted = self.stores.locks, sorted(batch_ids)
+        waited, pause = 0.0, 0.02
+        while True:
+            held = []
+            for batch_id in wanted:
+                if not await locks.acquire(batch_id, self.holder, ROSTER_LOCK_TTL_S):
+                    break
+                held.append(batch_id)
+            if len(held) == len(wanted):
+                break
+            for batch_id in held:
+                await locks.release(batch_id, self.holder)
+            if waited > 2 * ROSTER_LOCK_TTL_S:
+                raise DocumentKeptChanging(f"rosters {wanted} stayed locked")
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.5)
+        try:
+            yield
+        finally:
+            for batch_id in held:
+                await locks.release(batch_id, self.holder)
 
     async def _load(self, keys: set[str], whole: set[str]) -> dict[str, EnrolmentDoc]:
         """The documents of these keys, and every document of the `whole` batches."""
@@ -171,18 +202,6 @@ class PollFold:
         self.enrolments_written += len(saved)
         self.outboxed.update((d.key, d) for d in saved if d.outbox)
         self.touched.update(d.batchId for d in saved)
-
-    async def _advance_fences(
-        self, whole: set[str], fences: dict[str, str | None], saved: list[EnrolmentDoc]
-    ) -> set[str]:
-        """Advance the fence of every whole roster written this round (conflicts or not: a
-        writer that overlapped us must see that we wrote); returns the batches whose fence
-        another writer advanced meanwhile, to be settled again from a fresh read."""
-        lost = set()
-        for batch_id in {d.batchId for d in saved} & whole:
-            if not await self.stores.fences.advance(batch_id, fences[batch_id]):
-                lost.add(batch_id)
-        return lost
 
     async def _rules(self, batch_ids: set[str]) -> RulesSnapshot:
         batches = await self.documents.get_batches(batch_ids)

@@ -7,6 +7,7 @@ be repeated after a crash: the fold is idempotent and the outbox survives.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class Pipeline:
         self._max_rounds = max_rounds
         self._grace_s = auto_cancel_grace_s
         self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
+        self._published: dict[str, float] = {}  # automatic cancellations: id -> when
 
     async def handle(self, received: Sequence[Received]) -> Report:
         """Persist, then publish. Returns once both are durable; the caller then commits."""
@@ -100,10 +102,20 @@ class Pipeline:
         for batch in await self._stores.documents.batches_to_auto_cancel():
             roster = await self._stores.documents.enrolments_of_batch(batch.batchId)
             event = auto_cancellation(batch, (d.request for d in roster), now, self._grace_s)
-            if event is not None:
+            if event is not None and not self._published_lately(event.id):
                 await self._publisher.publish_fact(event)
                 report.facts_published.append(event.id)
         return report
+
+    def _published_lately(self, event_id: str) -> bool:
+        """Whether this process published the fact less than a minute ago: it may simply not
+        be folded yet (publishing it again is harmless, same id, but pointless)."""
+        now = time.monotonic()
+        self._published = {e: t for e, t in self._published.items() if now - t < 60}
+        if event_id in self._published:
+            return True
+        self._published[event_id] = now
+        return False
 
     async def relay_pending(self, limit: int = 500) -> list[str]:
         """Publish every announcement still in an outbox (after a crash, or a failed

@@ -27,7 +27,7 @@ __all__ = [
     "OutboxStore",
     "Received",
     "RefreshMarks",
-    "RosterFences",
+    "RosterLocks",
     "Stores",
 ]
 
@@ -124,16 +124,21 @@ class CountStore(Protocol):
         ...
 
 
-class RosterFences(Protocol):
-    """One revision per batch roster: every save of a batch whose seats depend on one
-    another advances it, so two writers that settled one roster at once cannot both win."""
+class RosterLocks(Protocol):
+    """One writer at a time per batch roster whose seats depend on one another.
 
-    async def read(self, batch_id: str) -> str | None:
-        """The fence's revision now (None: never advanced)."""
+    Settling such a batch reads every learner's document and writes those whose seat moved;
+    another writer's half-finished write would make that read torn, and a decision taken on
+    a torn read may announce what a consistent one would not (a latch cannot be undone). So
+    the settle holds the roster's lock from its read to its last write. A lock expires after
+    `ttl_s`, so a crashed holder delays the roster, never blocks it."""
+
+    async def acquire(self, batch_id: str, holder: str, ttl_s: float) -> bool:
+        """Take (or renew) the lock; False while another holder has it."""
         ...
 
-    async def advance(self, batch_id: str, seen: str | None) -> bool:
-        """Move the fence on from `seen`; False when another writer moved it first."""
+    async def release(self, batch_id: str, holder: str) -> None:
+        """Give the lock up (nothing when another holder has it now)."""
         ...
 
 
@@ -203,7 +208,7 @@ class Stores:
     checkpoints: CheckpointStore
     maintenance: MaintenanceStore
     refresh: RefreshMarks
-    fences: RosterFences
+    locks: RosterLocks
 
 
 class EventPublisher(Protocol):

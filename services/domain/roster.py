@@ -14,7 +14,14 @@ from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from schemas.documents import AnnouncedStatus, BatchDoc, CourseDoc, EnrolmentDoc, LearnerFacts
+from schemas.documents import (
+    DOCUMENT_VERSION,
+    AnnouncedStatus,
+    BatchDoc,
+    CourseDoc,
+    EnrolmentDoc,
+    LearnerFacts,
+)
 from schemas.events import LearnerEvent
 from schemas.outbound import (
     EnrolmentStatusData,
@@ -83,6 +90,7 @@ def _settled(
             "certificates": certificates,
             "announcedStatuses": announced,
             "outbox": [*doc.outbox, *outgoing, *certified],
+            "schemaVersion": DOCUMENT_VERSION,
         }
     )
 
@@ -148,6 +156,7 @@ def _without_batch(doc: EnrolmentDoc) -> EnrolmentDoc:
             "waitlistPosition": None,
             "refusedReason": None,
             "request": None,
+            "schemaVersion": DOCUMENT_VERSION,
         }
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -180,20 +181,23 @@ class InMemoryMarks:
             self._marks.pop(mark, None)
 
 
-class InMemoryFences:
-    """The `RosterFences` port in memory."""
+class InMemoryLocks:
+    """The `RosterLocks` port in memory (a lease by the machine's time)."""
 
     def __init__(self) -> None:
-        self._revs: dict[str, str] = {}
+        self._held: dict[str, tuple[str, float]] = {}
 
-    async def read(self, batch_id: str) -> str | None:
-        return self._revs.get(batch_id)
-
-    async def advance(self, batch_id: str, seen: str | None) -> bool:
-        if self._revs.get(batch_id) != seen:
+    async def acquire(self, batch_id: str, holder: str, ttl_s: float) -> bool:
+        now = time.time()
+        current = self._held.get(batch_id)
+        if current is not None and current[0] != holder and current[1] > now:
             return False
-        self._revs[batch_id] = next_rev(seen)
+        self._held[batch_id] = (holder, now + ttl_s)
         return True
+
+    async def release(self, batch_id: str, holder: str) -> None:
+        if self._held.get(batch_id, ("", 0.0))[0] == holder:
+            del self._held[batch_id]
 
 
 class InMemoryCheckpoints:
@@ -259,7 +263,7 @@ class InMemoryStore:
         self.checkpoints = InMemoryCheckpoints()
         self.maintenance = InMemoryMaintenance(colls)
         self.refresh = InMemoryMarks()
-        self.fences = InMemoryFences()
+        self.locks = InMemoryLocks()
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""
@@ -270,5 +274,5 @@ class InMemoryStore:
             self.checkpoints,
             self.maintenance,
             self.refresh,
-            self.fences,
+            self.locks,
         )

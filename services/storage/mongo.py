@@ -18,8 +18,8 @@ from services.storage.checkpoints import MongoCheckpoints
 from services.storage.counts import COUNT_MARKS, MongoCounts
 from services.storage.documents import BATCH_EVENTS, MongoDocuments
 from services.storage.errors import mongo_errors
-from services.storage.fences import MongoRosterFences
 from services.storage.guarded import GuardedWrites
+from services.storage.locks import MongoRosterLocks
 from services.storage.lookup import DetectedLookup
 from services.storage.maintenance import MongoMaintenance
 from services.storage.marks import MongoMarks
@@ -53,7 +53,7 @@ class MongoStore:
         self.checkpoints = MongoCheckpoints(db)
         self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
         self.refresh = MongoMarks(db[REFRESH_MARKS], guarded.bulk)
-        self.fences = MongoRosterFences(db, guarded)
+        self.locks = MongoRosterLocks(db, guarded)
         self._db = db
 
     @classmethod
@@ -92,7 +92,7 @@ class MongoStore:
             self.checkpoints,
             self.maintenance,
             self.refresh,
-            self.fences,
+            self.locks,
         )
 
     async def create_indexes(self) -> None:

@@ -53,6 +53,7 @@ async def test_sigterm_finishes_commits_and_exits_zero(
     # What the first instance committed is not read again; the rest is read by the second.
     second = ServiceProcess(env, tmp_path, "second").start()
     try:
+        await second.wait_consuming()  # a SIGTERM before its handler is set would kill it
         await caught_up(env)
     finally:
         assert second.terminate() == 0, second.log()[-3000:]

@@ -4,6 +4,7 @@ checkpoints and maintenance."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -169,16 +170,18 @@ async def test_a_batch_remembers_the_events_it_applied(stores: Stores) -> None:
     assert await docs.applied_batch_events("other", ["e1", "e3"]) == {"e3"}
 
 
-async def test_a_roster_fence_advances_once_from_what_was_seen(stores: Stores) -> None:
-    fences = stores.fences
-    assert await fences.read("b.$1") is None
-    assert await fences.advance("b.$1", None)
-    assert not await fences.advance("b.$1", None), "the first writer already advanced it"
-    seen = await fences.read("b.$1")
-    assert seen is not None
-    assert await fences.advance("b.$1", seen)
-    assert not await fences.advance("b.$1", seen), "a writer that saw an old fence loses"
-    assert await fences.read("other") is None
+async def test_a_roster_lock_has_one_holder_until_released_or_expired(stores: Stores) -> None:
+    locks = stores.locks
+    assert await locks.acquire("b.$1", "me", 30)
+    assert await locks.acquire("b.$1", "me", 30), "a holder may renew its lock"
+    assert not await locks.acquire("b.$1", "you", 30)
+    await locks.release("b.$1", "you")  # not yours: nothing happens
+    assert not await locks.acquire("b.$1", "you", 30)
+    await locks.release("b.$1", "me")
+    assert await locks.acquire("b.$1", "you", 0.2)
+    await asyncio.sleep(0.3)
+    assert await locks.acquire("b.$1", "me", 30), "an expired lock can be taken"
+    assert await locks.acquire("other", "you", 30), "one lock per roster"
 
 
 async def test_refresh_marks_are_pending_until_cleared_and_a_new_one_survives(

@@ -7,6 +7,7 @@ contract itself.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
@@ -313,32 +314,61 @@ async def test_a_seat_freed_is_given_to_the_head_of_the_waitlist_in_the_same_pol
         "first": "not-enrolled",
         "second": "enrolled",
     }
-    assert _statuses(publisher) == [
+    assert sorted(_statuses(publisher)) == [
         ("first", "seated"),
-        ("second", "waitlisted"),
         ("second", "seated"),
+        ("second", "waitlisted"),
     ]
+    seconds = [status for user, status in _statuses(publisher) if user == "second"]
+    assert seconds == ["waitlisted", "seated"], "announced in the order reached"
     assert [e.data.userId for e in publisher.certificates] == ["second"]
     await pipeline.idle()
     batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
     assert (batch.enrolledCount, batch.waitlistedCount) == (1, 0)
 
 
-async def test_two_writers_of_one_roster_cannot_both_seat_a_learner(
+class SlowDocuments:
+    """A document store whose bulk save writes one document at a time, letting other tasks
+    run in between (as a real server's unordered bulk write does)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def save_enrolments(self, docs: Sequence[Any]) -> set[str]:
+        conflicts: set[str] = set()
+        for doc in sorted(docs, key=lambda d: d.key, reverse=True):
+            conflicts |= await self._inner.save_enrolments([doc])
+            await asyncio.sleep(0)
+        return conflicts
+
+
+async def test_no_writer_decides_on_a_roster_another_writer_is_halfway_through(
     store: InMemoryStore, publisher: RecordingPublisher
 ) -> None:
-    capped = batch_created(maximumCapacity=1, allowWaitlisting=True)
-    await Pipeline(store.stores(), publisher).handle(received([capped]))
-    other = Pipeline(store.stores(), publisher)
-
-    async def another_instance_seats_an_earlier_request() -> None:
-        await other.handle(received([enrolled("early", time="2026-02-01T00:00:00Z")]))
-
-    documents = InterferingDocuments(store.documents, another_instance_seats_an_earlier_request)
-    ours = Pipeline(_with_documents(store, documents), publisher)
-    await ours.handle(received([enrolled("late", time="2026-02-02T00:00:00Z")]))
-    assert await _seats(store, "early", "late") == {"early": "enrolled", "late": "waitlisted"}
-    assert documents.saves == 2, "our roster was settled again after the fence moved"
+    # One seat, no waitlist. One instance saves two new requests (the later one first); the
+    # other folds the later learner's completion meanwhile. Reading the roster between the
+    # two writes would seat the later learner and latch a certificate for ever.
+    slow = dataclasses.replace(store.stores(), documents=SlowDocuments(store.documents))
+    setup = Pipeline(slow, publisher)
+    await setup.handle(
+        received(
+            [course(leaf_nodes=["a"]), batch_created(maximumCapacity=1, templates=[template("t")])]
+        )
+    )
+    requests = [
+        enrolled("later", time="2026-02-02T00:00:00Z"),
+        enrolled("earlier", time="2026-02-01T00:00:00Z"),
+    ]
+    await asyncio.gather(
+        Pipeline(slow, publisher).handle(received(requests)),
+        Pipeline(slow, publisher).handle(received([completed("a", "later")], partition=1)),
+    )
+    assert await _seats(store, "earlier", "later") == {"earlier": "enrolled", "later": "refused"}
+    assert publisher.certificates == [], "a certificate was decided on a torn roster"
+    assert ("later", "seated") not in _statuses(publisher)
 
 
 async def test_a_rule_change_interrupted_by_a_crash_is_finished_when_idle(
