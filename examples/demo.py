@@ -7,7 +7,9 @@ A course with five lessons and two quizzes; two batches with certificate templat
 hundred learners: fast and steady ones, slow ones, some who finish after the batch ended, some
 who enrol after the deadline, some who drop out and unenrol. Every run uses fresh ids, so it
 can be repeated against the same stack. The certificates to expect are computed with the
-service's own pure fold, so the closing summary says whether every one arrived.
+service's own pure fold, so the closing summary says whether every one arrived. Then a
+waitlist moves: a workshop of three seats, five learners, two of the seated leave
+(examples/waitlist_demo.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, NamedTuple
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from examples.waitlist_demo import waitlist_scene
 from producers.kafka import kafka_client_options
 from producers.sdk import BatchEventPublisher
 from schemas.events import event_adapter
@@ -252,7 +255,10 @@ async def demo(args: argparse.Namespace) -> int:
             f"  missing {len(expected - seen)}: is the service running (make run) on the "
             f"same Kafka and topic prefix?"
         )
-    return 0 if seen == expected else 1
+        return 1
+    async with sdk:
+        moved = await waitlist_scene(sdk, settings, tag)
+    return 0 if moved else 1
 
 
 def main() -> None:

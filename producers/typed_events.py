@@ -32,6 +32,17 @@ _BATCH_CHANGE_FIELD = {_snake(f): f for f in MUTABLE_BATCH_FIELDS} | {
 }
 
 
+_CAPACITY = (
+    "maximumCapacity",
+    "minimumCapacity",
+    "allowWaitlisting",
+    "cancelBatchWhenMinimumCapacityIsNotMet",
+    "waitingTimeForCancellation",
+    "waitingTimeUnitForCancellation",
+)
+_CAPACITY_FIELD = {_snake(f): f for f in _CAPACITY} | {f: f for f in _CAPACITY}
+
+
 class TypedEventMethods:
     """`course_published(...)`, `batch_created(...)`, ...: each builds its `data` and hands it,
     with an optional `id` and `time`, to `_emit`."""
@@ -75,8 +86,16 @@ class TypedEventMethods:
         certificate_templates: Sequence[Template] = (),
         id: str | None = None,
         time: Time | None = None,
+        **capacity: Any,
     ) -> str:
-        """`batch.created` (a second one for the same batch replaces its fields)."""
+        """`batch.created` (a second one for the same batch replaces its fields).
+
+        `capacity`: the v1.1 fields, by Python or contract name: maximum_capacity,
+        minimum_capacity, allow_waitlisting, cancel_batch_when_minimum_capacity_is_not_met,
+        waiting_time_for_cancellation, waiting_time_unit_for_cancellation."""
+        unknown = sorted(set(capacity) - set(_CAPACITY_FIELD))
+        if unknown:
+            raise TypeError(f"batch_created() got unknown fields: {', '.join(unknown)}")
         data = {
             "batchId": batch_id,
             "courseId": course_id,
@@ -88,6 +107,7 @@ class TypedEventMethods:
             "mentors": list(mentors),
             "createdBy": _omit_none(created_by),
             "certificateTemplates": [_template(t) for t in certificate_templates],
+            **{_CAPACITY_FIELD[k]: v for k, v in capacity.items()},
         }
         return await self._emit("batch.created", data, id, time)
 
@@ -97,7 +117,8 @@ class TypedEventMethods:
         """`batch.updated`: only the fields given change (`end_date=None` clears the end).
 
         Fields: name, enrollment_type, start_date, end_date, enrollment_end_date, mentors,
-        created_by, certificate_templates (the contract's camelCase names work too)."""
+        created_by, certificate_templates, and the capacity fields of `batch_created` (the
+        contract's camelCase names work too)."""
         unknown = sorted(set(changes) - set(_BATCH_CHANGE_FIELD))
         if unknown:
             raise TypeError(f"batch_updated() got fields it cannot change: {', '.join(unknown)}")
@@ -131,11 +152,18 @@ class TypedEventMethods:
         user_id: str,
         course_id: str | None = None,
         *,
+        enrolled_by: str | None = None,
         id: str | None = None,
         time: Time | None = None,
     ) -> str:
-        """`enrolment.created` (refused by the service after the enrolment deadline)."""
-        data = {"batchId": batch_id, "userId": user_id, "courseId": _omit_none(course_id)}
+        """`enrolment.created` (refused by the service after the enrolment deadline, and in an
+        invite-only batch when `enrolled_by` is the learner themselves)."""
+        data = {
+            "batchId": batch_id,
+            "userId": user_id,
+            "courseId": _omit_none(course_id),
+            "enrolledBy": _omit_none(enrolled_by),
+        }
         return await self._emit("enrolment.created", data, id, time)
 
     async def enrolment_cancelled(
