@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint schemas bench faults demo clean
+.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint schemas bench faults demo fuzz-api clean
 
 help:
 	@echo "make run        - start the local stack (if no servers are configured) and the service"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint       - ruff, mypy, import-linter"
 	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
 	@echo "make bench / faults / demo - benchmark, fault suite, demo publisher"
+	@echo "make fuzz-api   - schemathesis against the served OpenAPI document, many examples"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +41,11 @@ stack-status: venv
 
 # Starts the local stack unless BATCH_SERVICE_KAFKA_BOOTSTRAP / BATCH_SERVICE_MONGODB_URI point elsewhere,
 # then runs the service in the foreground (Ctrl-C stops it; `make stack-down` stops the stack).
+# HTTP on BATCH_SERVICE_HTTP_PORT (8080); the API accepts every call as an admin here unless
+# BATCH_SERVICE_API_AUTH=jwt is set (local use: the log says so loudly).
 run: venv
-	$(BIN)/python -m devstack exec -- $(BIN)/batch-service run
+	BATCH_SERVICE_API_AUTH=$${BATCH_SERVICE_API_AUTH:-disabled} \
+	  $(BIN)/python -m devstack exec -- $(BIN)/batch-service run
 
 test: venv build-stack
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -58,6 +62,7 @@ lint: venv
 schemas: venv
 	$(BIN)/python -m schemas.export
 	$(BIN)/python -m schemas.asyncapi
+	$(BIN)/python -m api.openapi
 
 # Figures and ratios against the real local stack (issue 5); under 10 minutes.
 bench: venv build-stack
@@ -70,6 +75,11 @@ faults: venv build-stack
 # A realistic sample published into the running stack; prints certificate events as they arrive.
 demo: venv build-stack
 	$(BIN)/python -m devstack exec -- $(BIN)/python -m examples.demo $(DEMO_ARGS)
+
+# The API fuzzed far harder than in `make test` (schemathesis over the served OpenAPI document).
+fuzz-api: venv build-stack
+	BATCH_SERVICE_FUZZ_EXAMPLES=$${BATCH_SERVICE_FUZZ_EXAMPLES:-300} \
+	  $(BIN)/python -m pytest tests/api/test_fuzz.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

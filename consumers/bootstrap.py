@@ -21,6 +21,7 @@ from producers.kafka import KafkaPublisher, kafka_client_options
 from producers.sdk import BatchEventPublisher
 from producers.topics import ensure_topics
 from schemas.topics import Topics
+from services.clock import SystemClock
 from services.pipeline import Pipeline
 from services.ports import Clock, EventPublisher, Stores
 from services.retry import RetryPolicy
@@ -49,6 +50,7 @@ class Service:
     publisher: EventPublisher
     pipeline: Pipeline
     retry: RetryPolicy
+    clock: Clock
 
     def consumer_loop(self, consumer: AIOKafkaConsumer | None = None) -> ConsumerLoop:
         """The group member that feeds the pipeline (a consumer of the group by default)."""
@@ -126,10 +128,11 @@ async def bootstrap(
             stores = mongo.stores()
         if publisher is None:
             publisher = await closing.enter_async_context(_kafka_publisher(settings, topics, retry))
+        clock = clock or SystemClock()
         pipeline = Pipeline(
             stores, publisher, clock=clock, auto_cancel_grace_s=settings.auto_cancel_grace_s
         )
-        yield Service(settings, topics, stores, publisher, pipeline, retry)
+        yield Service(settings, topics, stores, publisher, pipeline, retry, clock)
 
 
 @asynccontextmanager

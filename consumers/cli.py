@@ -21,7 +21,10 @@ def _parser() -> argparse.ArgumentParser:
         "and announces certificate eligibility. Configured by BATCH_SERVICE_* variables.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="consume in the foreground until SIGTERM or SIGINT")
+    commands.add_parser(
+        "run", help="consume and serve HTTP in the foreground until SIGTERM or SIGINT"
+    )
+    commands.add_parser("api", help="serve HTTP (the API, probes, metrics) without consuming")
     add_replay_command(commands)
     add_publish_command(commands)
     return parser
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     if args.command == "run":
         sys.exit(asyncio.run(run_service(settings)))
+    if args.command == "api":
+        sys.exit(asyncio.run(run_service(settings, consume=False)))
     if args.command == "replay":
         sys.exit(asyncio.run(run_replay(args, settings)))
     if args.command == "publish":

@@ -7,7 +7,9 @@ import signal
 
 import structlog
 
-from consumers.bootstrap import bootstrap
+from consumers.bootstrap import Service, bootstrap
+from consumers.http_app import http_app
+from consumers.http_server import HttpServer
 from consumers.logs import configure_logging
 from consumers.upgrade import upgrade_documents
 from services.settings import Settings
@@ -26,19 +28,32 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def run_service(settings: Settings) -> int:
-    """Run the service in the foreground; returns the exit status."""
+async def run_service(settings: Settings, *, consume: bool = True) -> int:
+    """Run the service in the foreground (`consume=False`: the HTTP API alone, `batch-service
+    api`); returns the exit status."""
     configure_logging(settings.log_level)
     stop = stop_on_signals()
     log.info("starting", kafka=settings.kafka_bootstrap, db=settings.db, group=settings.group_id)
-    async with bootstrap(settings, stop=stop) as service:
-        await upgrade_documents(service)
-        loop = service.consumer_loop()
-        await loop.start()
+    async with bootstrap(settings, stop=stop) as service, http_app(service) as app:
+        server = HttpServer(app, settings.http_host, settings.http_port)
+        await server.start()
         try:
-            log.info("consuming", topics=list(service.topics.inbound))
-            await loop.run(stop)
+            if consume:
+                await _consume(service, stop)
+            else:
+                await stop.wait()
         finally:
-            await loop.stop()
+            await server.stop()
     log.info("stopped")
     return 0
+
+
+async def _consume(service: Service, stop: asyncio.Event) -> None:
+    await upgrade_documents(service)
+    loop = service.consumer_loop()
+    await loop.start()
+    try:
+        log.info("consuming", topics=list(service.topics.inbound))
+        await loop.run(stop)
+    finally:
+        await loop.stop()

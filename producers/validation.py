@@ -24,9 +24,15 @@ _MAX_ERRORS = 5
 
 
 class InvalidEvent(BatchServiceError, ValueError):
-    """The event breaks the contract (the message says where and why); nothing was sent."""
+    """The event breaks the contract (the message says where and why); nothing was sent.
+
+    `errors` lists the same by field: `{"field": "data.endDate", "message": "..."}`."""
 
     retriable = False
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"field": "(event)", "message": message}]
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def prepare(event: Mapping[str, Any], topics: Topics, max_event_bytes: int) -> P
         parsed = event_adapter.validate_json(encoded)
     except ValidationError as exc:
         event_type = event.get("type") if isinstance(event, Mapping) else None
-        raise InvalidEvent(_reason(exc, event_type)) from exc
+        raise InvalidEvent(_reason(exc, event_type), _by_field(exc, event_type)) from exc
     key = getattr(parsed.data, KEY_FIELD_OF_TYPE[parsed.type])
     return PreparedEvent(parsed.id, parsed.type, topics.of_type(parsed.type), key.encode(), encoded)
 
@@ -67,6 +73,11 @@ def _reason(exc: ValidationError, event_type: object) -> str:
         f"{event_type}: " if isinstance(event_type, str) and event_type in TOPIC_OF_TYPE else ""
     )
     return prefix + shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def _by_field(exc: ValidationError, event_type: object) -> list[dict[str, str]]:
+    errors = exc.errors(include_input=False, include_url=False)
+    return [{"field": _where(e, event_type), "message": _what(e)} for e in errors]
 
 
 def _where(error: ErrorDetails, event_type: object) -> str:

@@ -25,6 +25,8 @@ __all__ = [
     "EventPublisher",
     "MaintenanceStore",
     "OutboxStore",
+    "RateLimitStore",
+    "ReadStore",
     "Received",
     "RefreshMarks",
     "RosterLocks",
@@ -98,6 +100,37 @@ class DocumentStore(Protocol):
         ...
 
 
+class ReadStore(Protocol):
+    """What the HTTP API lists: documents by other keys than their id, a page at a time,
+    in `_id` order (`after`: the last `_id` of the previous page)."""
+
+    async def list_batches(
+        self,
+        course_id: str | None,
+        statuses: Sequence[str | None] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[BatchDoc]:
+        """Batches of a course (or all), whose stored status is one of `statuses` (or any)."""
+        ...
+
+    async def enrolments_of_user(
+        self, user_id: str, after: str | None, limit: int
+    ) -> list[EnrolmentDoc]: ...
+
+
+class RateLimitStore(Protocol):
+    """Per-caller request counts of the HTTP API, shared by its instances."""
+
+    async def load(self, caller: str) -> dict[str, float] | None:
+        """The caller's state (`windowStart`, `count`, `lockedUntil`; epoch seconds)."""
+        ...
+
+    async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
+        """Keep the state until `expire_at` (epoch seconds)."""
+        ...
+
+
 class OutboxStore(Protocol):
     """Announcements written with the documents that decided them, until Kafka has them."""
 
@@ -121,6 +154,10 @@ class CountStore(Protocol):
     async def recount_stale(self) -> int:
         """Recount the batches marked stale (exact for the writes made before the call);
         returns how many were recounted."""
+        ...
+
+    async def count(self, batch_id: str) -> dict[str, int]:
+        """The batch's counts now, from its learners' documents (one query)."""
         ...
 
 
@@ -209,6 +246,8 @@ class Stores:
     maintenance: MaintenanceStore
     refresh: RefreshMarks
     locks: RosterLocks
+    reads: ReadStore
+    rate_limits: RateLimitStore
 
 
 class EventPublisher(Protocol):

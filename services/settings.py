@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # HTTP (contract 10): the API, the probes and the metrics on one port.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535, description="0: a free port, logged")
+    api_enabled: bool = True
+    api_auth: Literal["jwt", "disabled"] = "jwt"
+    api_jwt_secret: SecretStr | None = Field(None, description="HS256 key")
+    api_jwt_public_key_file: str | None = Field(None, description="RS256 / ES256 key (PEM)")
+    api_jwt_audience: str | None = None
+    api_jwt_issuer: str | None = None
+    api_rate_limit_per_minute: int = Field(30, ge=1, description="requests per caller")
+    api_rate_limit_lock_s: int = Field(300, ge=1, description="lock after the limit")
+    api_rate_limit_shared: bool = Field(
+        True, description="count in MongoDB, across API instances (false: per process)"
+    )
+    api_wait_max_s: float = Field(30.0, gt=0, le=30, description="largest ?wait= accepted")
+
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None

@@ -26,6 +26,7 @@ __all__ = [
     "caught_up",
     "create_topic",
     "delete_topic",
+    "http_address",
     "publish",
     "read_all",
     "read_docs",
@@ -53,6 +54,7 @@ class Env:
             "BATCH_SERVICE_TOPIC_PREFIX": self.prefix,
             "BATCH_SERVICE_GROUP_ID": self.group,
             "BATCH_SERVICE_RETRY_BACKOFF_MAX_S": "1",
+            "BATCH_SERVICE_HTTP_PORT": "0",  # several instances on one machine: free ports
             **self.extra,
         }
 
@@ -60,8 +62,9 @@ class Env:
 class ServiceProcess:
     """One `batch-service run` process with its log in a file."""
 
-    def __init__(self, env: Env, log_dir: Path, name: str = "svc") -> None:
+    def __init__(self, env: Env, log_dir: Path, name: str = "svc", command: str = "run") -> None:
         self.env = env
+        self.command = command
         self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -69,7 +72,10 @@ class ServiceProcess:
         """Start the process (returns at once)."""
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(BIN), "run"], env=self.env.as_environ(), stdout=self._log, stderr=subprocess.STDOUT
+            [str(BIN), self.command],
+            env=self.env.as_environ(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -215,3 +221,15 @@ async def create_topic(kafka: str, topic: str, partitions: int = 3) -> None:
         await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
+
+
+def http_address(service: ServiceProcess, timeout_s: float = 30) -> str:
+    """The address a service process serves HTTP on (from its `http_listening` log line)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for line in service.log().splitlines():
+            if '"http_listening"' in line:
+                return str(json.loads(line)["address"])
+        assert service.proc is not None and service.proc.poll() is None, service.log()[-3000:]
+        assert time.monotonic() < deadline, "no http_listening line:\n" + service.log()[-2000:]
+        time.sleep(0.1)

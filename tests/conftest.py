@@ -27,7 +27,11 @@ KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.1"  # Kafka 3.9, like the local stack
 MONGO_IMAGE = "mongo:7.0"
 MAX_MESSAGE_BYTES = "16777216"  # the service sends values up to 10 MB to its dead-letter topic
 TESTS_DIR = Path(__file__).resolve().parent
-_MARKED_DIRS = {"integration": TESTS_DIR / "integration", "e2e": TESTS_DIR / "e2e"}
+_MARKED_DIRS = {
+    "integration": TESTS_DIR / "integration",
+    "e2e": TESTS_DIR / "e2e",
+    "api": TESTS_DIR / "api",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,5 @@
 -- Indexes FerretDB 1.x on PostgreSQL can use for the service's equality filters (`_id`,
--- `batchId`, `courseId`, `hasOutbox`, `status`).
+-- `batchId`, `courseId`, `hasOutbox`, `status`, `userId`).
 --
 -- Why: FerretDB 1.24 pushes an equality filter down as `_jsonb -> $1 @> $2`, with the field
 -- name as a parameter. Its own indexes are btree on `(_jsonb -> '<field>')`, which serve
@@ -26,7 +26,7 @@ BEGIN
         WHERE command_tag = 'CREATE TABLE' AND object_type = 'table'
     LOOP
         IF created.object_identity NOT LIKE '%._ferretdb_%' THEN
-            FOREACH field IN ARRAY ARRAY['_id', 'batchId', 'courseId', 'hasOutbox', 'status'] LOOP
+            FOREACH field IN ARRAY ARRAY['_id', 'batchId', 'courseId', 'hasOutbox', 'status', 'userId'] LOOP
                 EXECUTE format(
                     'CREATE INDEX ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)',
                     created.object_identity, field

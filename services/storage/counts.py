@@ -44,7 +44,7 @@ class MongoCounts:
         return len(existing)
 
     async def _recount(self, batch_id: str) -> None:
-        counts = await self._counts(batch_id)
+        counts = await self.count(batch_id)
 
         async def attempt() -> bool:
             async with mongo_errors():
@@ -60,7 +60,7 @@ class MongoCounts:
 
         await until_written(attempt, f"batch {batch_id!r}")
 
-    async def _counts(self, batch_id: str) -> dict[str, int]:
+    async def count(self, batch_id: str) -> dict[str, int]:
         """The batch's counts from one query on `batchId` (an indexed equality on both servers;
         FerretDB 1.x would scan the collection for each `count_documents`)."""
         enrolled = completed = certified = waitlisted = 0

@@ -20,7 +20,7 @@ from services.ports import Stores
 from services.storage.documents import BATCH_EVENTS, COUNT_FIELDS
 from services.storage.revisions import body_of, next_rev
 
-__all__ = ["InMemoryStore"]
+__all__ = ["InMemoryRateLimits", "InMemoryStore"]
 
 Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -147,6 +147,9 @@ class InMemoryCounts:
                 raw.update(counts, rev=next_rev(raw.get("rev")))
         return len(existing)
 
+    async def count(self, batch_id: str) -> dict[str, int]:
+        return self._counts(batch_id)
+
     def _counts(self, batch_id: str) -> dict[str, int]:
         docs = [r for r in self._colls["enrolments"].values() if r["batchId"] == batch_id]
         enrolled = [r for r in docs if r.get("enrolled") is True]
@@ -198,6 +201,59 @@ class InMemoryLocks:
     async def release(self, batch_id: str, holder: str) -> None:
         if self._held.get(batch_id, ("", 0.0))[0] == holder:
             del self._held[batch_id]
+
+
+class InMemoryReads:
+    """The `ReadStore` port in memory."""
+
+    def __init__(self, colls: _Collections) -> None:
+        self._colls = colls
+
+    async def list_batches(
+        self,
+        course_id: str | None,
+        statuses: Sequence[str | None] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[BatchDoc]:
+        found = [
+            r
+            for k, r in sorted(self._colls["batches"].items())
+            if (after is None or k > after)
+            and (course_id is None or r["courseId"] == course_id)
+            and (statuses is None or r.get("status") in statuses)
+        ]
+        return [BatchDoc.model_validate(r) for r in found[:limit]]
+
+    async def enrolments_of_user(
+        self, user_id: str, after: str | None, limit: int
+    ) -> list[EnrolmentDoc]:
+        found = [
+            r
+            for k, r in sorted(self._colls["enrolments"].items())
+            if r["userId"] == user_id and (after is None or k > after)
+        ]
+        return [EnrolmentDoc.model_validate(r) for r in found[:limit]]
+
+
+class InMemoryRateLimits:
+    """The `RateLimitStore` port in memory: per process (the API's fallback when it does not
+    share counts through the database)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, tuple[dict[str, float], float]] = {}
+
+    async def load(self, caller: str) -> dict[str, float] | None:
+        found = self._states.get(caller)
+        if found is None or found[1] < time.time():
+            return None
+        return dict(found[0])
+
+    async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
+        if len(self._states) > 100_000:  # bounded: forget the expired ones
+            now = time.time()
+            self._states = {c: v for c, v in self._states.items() if v[1] >= now}
+        self._states[caller] = (dict(state), expire_at)
 
 
 class InMemoryCheckpoints:
@@ -264,6 +320,8 @@ class InMemoryStore:
         self.maintenance = InMemoryMaintenance(colls)
         self.refresh = InMemoryMarks()
         self.locks = InMemoryLocks()
+        self.reads = InMemoryReads(colls)
+        self.rate_limits = InMemoryRateLimits()
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""
@@ -275,4 +333,6 @@ class InMemoryStore:
             self.maintenance,
             self.refresh,
             self.locks,
+            self.reads,
+            self.rate_limits,
         )

@@ -24,6 +24,8 @@ from services.storage.lookup import DetectedLookup
 from services.storage.maintenance import MongoMaintenance
 from services.storage.marks import MongoMarks
 from services.storage.outbox import MongoOutbox
+from services.storage.ratelimits import MongoRateLimits
+from services.storage.reads import MongoReads
 
 __all__ = ["COLLECTIONS", "MongoStore"]
 
@@ -54,6 +56,8 @@ class MongoStore:
         self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
         self.refresh = MongoMarks(db[REFRESH_MARKS], guarded.bulk)
         self.locks = MongoRosterLocks(db, guarded)
+        self.reads = MongoReads(db)
+        self.rate_limits = MongoRateLimits(db)
         self._db = db
 
     @classmethod
@@ -93,6 +97,8 @@ class MongoStore:
             self.maintenance,
             self.refresh,
             self.locks,
+            self.reads,
+            self.rate_limits,
         )
 
     async def create_indexes(self) -> None:
@@ -108,6 +114,8 @@ class MongoStore:
             await self._db[COUNT_MARKS].create_index([("batchId", ASCENDING)])
             await self._db[REFRESH_MARKS].create_index([("batchId", ASCENDING)])
             await self.documents.batches.create_index([("status", ASCENDING)])
+            await enrolments.create_index([("userId", ASCENDING)])
+        await self.rate_limits.create_indexes()
 
     async def close(self) -> None:
         """Close the client and its connections."""

@@ -33,14 +33,14 @@ async def test_a_mark_renewed_during_a_recount_survives_it(mongo: MongoStore) ->
     assert await mongo.documents.save_batch(batch)
     counts = mongo.counts
     await counts.mark_stale(["b"])
-    original = counts._counts
+    original = counts.count
 
     async def counts_while_another_instance_writes(batch_id: str) -> dict[str, int]:
         counted = await original(batch_id)
         await counts.mark_stale([batch_id])  # a write lands after we counted
         return counted
 
-    counts._counts = counts_while_another_instance_writes  # type: ignore[method-assign]
+    counts.count = counts_while_another_instance_writes  # type: ignore[method-assign]
     assert await counts.recount_stale() == 1
-    counts._counts = original  # type: ignore[method-assign]
+    counts.count = original  # type: ignore[method-assign]
     assert await counts.recount_stale() == 1, "the newer mark must not be cleared by the older"

@@ -218,3 +218,26 @@ async def test_the_schema_version_is_remembered(stores: Stores) -> None:
     assert await stores.maintenance.schema_version() == "1.1"
     await stores.documents.save_batch(_batch("b"))
     assert await stores.maintenance.all_batch_ids() == ["b"]
+
+
+async def test_batches_and_a_learners_enrolments_are_listed_in_id_pages(stores: Stores) -> None:
+    for name, course, status in [("b1", "c", "ongoing"), ("b2", "c", None), ("b3", "d", "ongoing")]:
+        await stores.documents.save_batch(
+            _batch(name).model_copy(update={"courseId": course, "status": status})
+        )
+    reads = stores.reads
+    assert [b.batchId for b in await reads.list_batches(None, None, None, 10)] == ["b1", "b2", "b3"]
+    assert [b.batchId for b in await reads.list_batches("c", None, None, 10)] == ["b1", "b2"]
+    assert [b.batchId for b in await reads.list_batches(None, ["ongoing"], None, 10)] == [
+        "b1",
+        "b3",
+    ]
+    assert [b.batchId for b in await reads.list_batches(None, [None], None, 10)] == ["b2"]
+    assert [b.batchId for b in await reads.list_batches(None, None, None, 2)] == ["b1", "b2"]
+    assert [b.batchId for b in await reads.list_batches(None, None, "b2", 2)] == ["b3"]
+    docs = [EnrolmentDoc(batchId=b, userId="u.$1") for b in ("b2", "b1", "b3")]
+    await stores.documents.save_enrolments([*docs, EnrolmentDoc(batchId="b1", userId="other")])
+    mine = await reads.enrolments_of_user("u.$1", None, 2)
+    assert [d.batchId for d in mine] == ["b1", "b2"]
+    rest = await reads.enrolments_of_user("u.$1", mine[-1].key, 2)
+    assert [d.batchId for d in rest] == ["b3"]

@@ -1,0 +1,8 @@
+"""The HTTP API of contract 9 (FastAPI): commands become events, reads come from documents."""
+
+from api.app import API_VERSION, create_app
+from api.auth import Authenticator, Caller
+from api.deps import ApiDeps
+from api.ratelimit import RateLimiter
+
+__all__ = ["API_VERSION", "ApiDeps", "Authenticator", "Caller", "RateLimiter", "create_app"]

@@ -1,0 +1,144 @@
+"""From a command to an event: its id (stable under an `Idempotency-Key`), its envelope,
+publication through the SDK, and `?wait=S`: until the fold has it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from api.auth import Caller
+from api.deps import ApiDeps
+from api.problems import Problem
+from schemas.documents import EnrolmentDoc, enrolment_key
+from schemas.events import (
+    BatchCancelled,
+    BatchCreated,
+    BatchUpdated,
+    CoursePublished,
+    Event,
+    LearnerEvent,
+    event_adapter,
+)
+from schemas.outbound import CERTIFICATE_NAMESPACE
+from schemas.types import format_time
+from services.domain import add_fact
+
+__all__ = [
+    "batch_location",
+    "check_wait",
+    "enrolment_location",
+    "event_id",
+    "folded_batch_event",
+    "folded_learner_event",
+    "publish",
+    "publish_learner",
+    "wait_until",
+]
+
+SOURCE = "batch-service-api"
+_POLL_S = 0.1
+
+
+def event_id(caller: Caller, key: str | None, index: int | None = None) -> str:
+    """A new id, or, with an `Idempotency-Key`, the same id for the same key and caller: a
+    retried request then causes one effect (the fold dedupes by id)."""
+    if key is None:
+        return str(uuid.uuid4())
+    name = f"idempotency\n{caller.user_id}\n{key}" + ("" if index is None else f"\n{index}")
+    return str(uuid.uuid5(CERTIFICATE_NAMESPACE, name))
+
+
+def envelope(event_type: str, event_id: str, data: Mapping[str, Any], when: str) -> dict[str, Any]:
+    """A CloudEvents envelope from the API."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "time": when,
+        "type": event_type,
+        "data": dict(data),
+    }
+
+
+async def publish(deps: ApiDeps, event: dict[str, Any]) -> Event:
+    """Validate (400 with the fields that break the contract) and publish; the parsed event."""
+    prepared = deps.commands.validate(event)
+    await deps.commands.publish(event)
+    return event_adapter.validate_json(prepared.value)
+
+
+async def publish_learner(deps: ApiDeps, event: dict[str, Any]) -> LearnerEvent:
+    """`publish` for a learner event."""
+    parsed = await publish(deps, event)
+    if isinstance(parsed, (CoursePublished, BatchCreated, BatchUpdated, BatchCancelled)):
+        raise AssertionError(f"{parsed.type} is not a learner event")
+    return parsed
+
+
+def now_text(deps: ApiDeps) -> str:
+    """The API's clock, as an event `time`."""
+    return format_time(deps.clock.now())
+
+
+def check_wait(deps: ApiDeps, wait: float | None) -> float:
+    """Seconds to wait for the fold (0: answer at once); 400 beyond the maximum."""
+    if wait is None:
+        return 0.0
+    if wait < 0 or wait > deps.settings.api_wait_max_s:
+        top = deps.settings.api_wait_max_s
+        raise Problem(
+            400,
+            "invalid-wait",
+            f"wait must be 0..{top:g} seconds",
+            [{"field": "wait", "message": f"0..{top:g}"}],
+        )
+    return wait
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    """Poll until `check` holds (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if await check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(_POLL_S)
+
+
+def folded_batch_event(
+    deps: ApiDeps, batch_id: str, event_id: str
+) -> Callable[[], Awaitable[bool]]:
+    """Whether the batch has applied (or refused) the event."""
+
+    async def check() -> bool:
+        return bool(await deps.stores.documents.applied_batch_events(batch_id, [event_id]))
+
+    return check
+
+
+def folded_learner_event(deps: ApiDeps, event: LearnerEvent) -> Callable[[], Awaitable[bool]]:
+    """Whether the learner's document holds the fact (adding it again would change nothing)."""
+    key = enrolment_key(event.data.batchId, event.data.userId)
+
+    async def check() -> bool:
+        doc = (await deps.stores.documents.get_enrolments([key])).get(key)
+        return doc is not None and _holds(doc, event)
+
+    return check
+
+
+def _holds(doc: EnrolmentDoc, event: LearnerEvent) -> bool:
+    return add_fact(doc.facts, event) == doc.facts
+
+
+def batch_location(batch_id: str) -> str:
+    return f"/v1/batches/{quote(batch_id, safe='')}"
+
+
+def enrolment_location(batch_id: str, user_id: str) -> str:
+    return f"{batch_location(batch_id)}/enrolments/{quote(user_id, safe='')}"

@@ -1,0 +1,56 @@
+"""What the routes need, built by the composition root and handed to `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.auth import Authenticator, Caller
+from api.ratelimit import RateLimiter
+from producers.sdk import BatchEventPublisher
+from services.ports import Clock, Stores
+from services.settings import Settings
+
+__all__ = ["ApiDeps", "CallerDep", "DepsDep", "authenticated", "deps_of"]
+
+
+@dataclass
+class ApiDeps:
+    """The API's collaborators: the stores it reads, the publisher its commands go through
+    (the SDK: the same validation as any publisher), the clock, auth and the rate limit."""
+
+    settings: Settings
+    stores: Stores
+    commands: BatchEventPublisher
+    clock: Clock
+    authenticator: Authenticator
+    limiter: RateLimiter
+
+
+def deps_of(request: Request) -> ApiDeps:
+    """The app's ApiDeps."""
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[ApiDeps, Depends(deps_of)]
+
+
+async def authenticated(
+    request: Request, deps: DepsDep, authorization: Annotated[str | None, Header()] = None
+) -> Caller:
+    """The caller, authenticated, then counted against the rate limit."""
+    caller = deps.authenticator.caller(authorization)
+    who = caller.user_id if not deps.authenticator.disabled else _client(request)
+    await deps.limiter.check(who)
+    return caller
+
+
+def _client(request: Request) -> str:
+    """Without authentication, callers are told apart by address."""
+    return f"address:{request.client.host}" if request.client else "address:unknown"
+
+
+CallerDep = Annotated[Caller, Depends(authenticated)]

@@ -1,0 +1,129 @@
+"""Errors as RFC 9457 problem details, with a stable `code` per rule and per-field `errors`.
+
+Every answer that is not a success is `application/problem+json`:
+`{"type", "title", "status", "detail", "code", "errors", "requestId"}`. A 500 never shows
+internals: its detail is fixed, and the request id is what an operator looks up in the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from producers.validation import InvalidEvent
+from services.errors import KafkaUnavailable, StoreUnavailable
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "PROBLEM_TYPE_BASE",
+    "Problem",
+    "install_problem_handlers",
+    "problem_response",
+]
+
+log = structlog.get_logger("batch_service.api")
+PROBLEM_TYPE_BASE = "https://batch-service.local/problems/"
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Problem(Exception):
+    """An answer other than success: the status, a stable code, and what to tell the caller."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+INTERNAL_ERROR = Problem(
+    500, "internal-error", "the service failed to answer; the request id identifies it in the log"
+)
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    """The problem as the HTTP answer."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + problem.code,
+        "title": _TITLES.get(problem.status, "Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+        "errors": problem.errors,
+        "requestId": getattr(request.state, "request_id", None),
+    }
+    return JSONResponse(
+        body,
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type="application/problem+json",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error the app can meet becomes a problem answer."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc)
+
+    async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request, Problem(400, "invalid-request", "the request is not valid", errors)
+        )
+
+    async def on_invalid_event(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidEvent)
+        return problem_response(request, Problem(400, "invalid-event", str(exc), exc.errors))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = "no such route" if exc.status_code == 404 else str(exc.detail)
+        return problem_response(request, Problem(exc.status_code, code, detail))
+
+    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        which = "MongoDB" if isinstance(exc, StoreUnavailable) else "Kafka"
+        log.warning("dependency_unavailable", dependency=which, error=str(exc)[:300])
+        detail = f"{which} cannot be reached; nothing was done, try again"
+        return problem_response(
+            request, Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+    app.add_exception_handler(InvalidEvent, on_invalid_event)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StoreUnavailable, on_unavailable)
+    app.add_exception_handler(KafkaUnavailable, on_unavailable)

@@ -1,0 +1,216 @@
+"""`/v1/batches`: create, read, list, update and cancel batches (contract 9)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from api.access import may_manage, require
+from api.commands import (
+    batch_location,
+    check_wait,
+    envelope,
+    event_id,
+    folded_batch_event,
+    now_text,
+    publish,
+    wait_until,
+)
+from api.deps import ApiDeps, CallerDep, DepsDep
+from api.problems import Problem
+from api.requests import BatchCreateRequest, BatchPatchRequest, CancelRequest
+from api.views import Accepted, BatchView, Page, batch_view, decode_cursor, encode_cursor
+from schemas.documents import BatchDoc
+from schemas.types import day_end, day_start
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
+Wait = Annotated[float | None, Query(description="seconds to wait for the fold (at most 30)")]
+_PREVIOUS: dict[str, list[str | None]] = {  # a stored status may lag status_refresh_s behind
+    "upcoming": ["upcoming", None],
+    "ongoing": ["upcoming", "ongoing", None],
+    "completed": ["ongoing", "completed", None],
+    "cancelled": ["cancelled"],
+}
+
+
+async def load_batch(deps: ApiDeps, batch_id: str) -> BatchDoc:
+    """The batch, or 404."""
+    batch = (await deps.stores.documents.get_batches([batch_id])).get(batch_id)
+    if batch is None:
+        raise Problem(404, "unknown-batch", f"no batch {batch_id!r}")
+    return batch
+
+
+async def _answer(
+    deps: ApiDeps, batch_id: str, event_id_: str, event_type: str, wait: float
+) -> Response:
+    """202 with the event, or 200 with the batch once the fold applied it (`?wait=`)."""
+    location = batch_location(batch_id)
+    if wait and await wait_until(folded_batch_event(deps, batch_id, event_id_), wait):
+        batch = await load_batch(deps, batch_id)
+        body = batch_view(batch, deps.clock.now()).model_dump(mode="json")
+        return JSONResponse(body, status_code=200, headers={"Location": location})
+    accepted = Accepted(id=event_id_, type=event_type, location=location)
+    return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": location})
+
+
+async def _already(deps: ApiDeps, batch_id: str, event_id_: str) -> bool:
+    """An idempotent retry whose event the batch already applied."""
+    return bool(await deps.stores.documents.applied_batch_events(batch_id, [event_id_]))
+
+
+@router.post("", status_code=202, response_model=Accepted, responses={200: {"model": BatchView}})
+async def create_batch(
+    body: BatchCreateRequest,
+    caller: CallerDep,
+    deps: DepsDep,
+    key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> Response:
+    """Create a batch (`batch.created`); `createdBy` is the caller unless an admin gives one."""
+    seconds = check_wait(deps, wait)
+    the_id = event_id(caller, key)
+    batch_id = body.batchId or (the_id if key else str(uuid.uuid4()))
+    data = body.model_dump(mode="json") | {"batchId": batch_id}
+    if not caller.admin or not body.createdBy:
+        data["createdBy"] = caller.user_id
+    if not (key and await _already(deps, batch_id, the_id)):
+        if (await deps.stores.documents.get_batches([batch_id])).get(batch_id):
+            raise Problem(422, "batch-exists", f"batch {batch_id!r} already exists")
+        await publish(deps, envelope("batch.created", the_id, data, now_text(deps)))
+    return await _answer(deps, batch_id, the_id, "batch.created", seconds)
+
+
+@router.get("/{batchId}", response_model=BatchView)
+async def read_batch(batchId: str, caller: CallerDep, deps: DepsDep) -> BatchView:
+    """One batch, with its status and its counts now (lists show the counts as last
+    recounted: exact once the service is idle)."""
+    batch = await load_batch(deps, batchId)
+    live = await deps.stores.counts.count(batchId)
+    return batch_view(batch.model_copy(update=live), deps.clock.now())
+
+
+@router.get("", response_model=Page[BatchView])
+async def list_batches(
+    caller: CallerDep,
+    deps: DepsDep,
+    courseId: str | None = None,
+    status: Literal["upcoming", "ongoing", "completed", "cancelled"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> Page[BatchView]:
+    """Batches, by course and status now, a page at a time (in batchId order)."""
+    after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, str):
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API gave")
+    now, reads = deps.clock.now(), deps.stores.reads
+    items: list[BatchView] = []
+    candidates = _PREVIOUS[status] if status else None
+    exhausted = False
+    while len(items) < limit and not exhausted:
+        found = await reads.list_batches(courseId, candidates, after, limit)
+        exhausted = len(found) < limit
+        for batch in found:
+            after = batch.batchId
+            view = batch_view(batch, now)
+            if status is None or view.status == status:
+                items.append(view)
+                if len(items) == limit:
+                    break
+    more = len(items) == limit  # a full page: there may be more (perhaps an empty page)
+    return Page(items=items, nextCursor=encode_cursor(after) if more else None)
+
+
+@router.patch(
+    "/{batchId}", status_code=202, response_model=Accepted, responses={200: {"model": BatchView}}
+)
+async def update_batch(
+    batchId: str,
+    body: BatchPatchRequest,
+    caller: CallerDep,
+    deps: DepsDep,
+    key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> Response:
+    """Change any mutable field (`batch.updated`)."""
+    seconds = check_wait(deps, wait)
+    batch = await load_batch(deps, batchId)
+    require(may_manage(caller, batch), "update this batch")
+    the_id = event_id(caller, key)
+    changes = body.model_dump(mode="json", include=body.model_fields_set - {"batchId"})
+    if not (key and await _already(deps, batchId, the_id)):
+        await _check_update(deps, batch, changes)
+        event = envelope("batch.updated", the_id, {}, now_text(deps))
+        event["data"] = {**changes, "batchId": batchId}  # a null clears a field: kept
+        await publish(deps, event)
+    return await _answer(deps, batchId, the_id, "batch.updated", seconds)
+
+
+async def _check_update(deps: ApiDeps, batch: BatchDoc, changes: dict[str, Any]) -> None:
+    """Contract 9's rules for an update, against the batch as it is."""
+    now = deps.clock.now()
+    if "courseId" in changes and changes["courseId"] not in (None, batch.courseId):
+        raise Problem(422, "course-immutable", "a batch's courseId cannot change")
+    if (
+        "startDate" in changes
+        and changes["startDate"] != batch.startDate
+        and now >= day_start(batch.startDate)
+    ):
+        raise Problem(422, "batch-started", "the start date cannot change once the batch started")
+    new_end = changes.get("endDate", batch.endDate)
+    completed = batch.endDate is not None and now >= day_end(batch.endDate)
+    if completed and "endDate" in changes and (new_end is not None and new_end < batch.endDate):
+        raise Problem(
+            422, "batch-completed", "the end date of a completed batch cannot move earlier"
+        )
+    merged = batch.model_copy(update={k: v for k, v in changes.items() if k != "courseId"})
+    dates = [d for d in (merged.startDate, merged.enrollmentEndDate, merged.endDate) if d]
+    if dates != sorted(dates):
+        raise Problem(422, "dates-out-of-order", "need startDate <= enrollmentEndDate <= endDate")
+    low, high = merged.minimumCapacity, merged.maximumCapacity
+    if low is not None and high is not None and low > high:
+        raise Problem(422, "capacity-order", "minimumCapacity must not exceed maximumCapacity")
+    if "maximumCapacity" in changes and high is not None:
+        seated = sum(
+            d.enrolled for d in await deps.stores.documents.enrolments_of_batch(batch.batchId)
+        )
+        if high < seated:
+            raise Problem(
+                422,
+                "capacity-below-seated",
+                f"{seated} learners hold a seat: maximumCapacity must be at least that",
+            )
+
+
+@router.post(
+    "/{batchId}/cancel",
+    status_code=202,
+    response_model=Accepted,
+    responses={200: {"model": BatchView}},
+)
+async def cancel_batch(
+    batchId: str,
+    caller: CallerDep,
+    deps: DepsDep,
+    body: CancelRequest | None = None,
+    key: IdempotencyKey = None,
+    wait: Wait = None,
+) -> Response:
+    """Cancel a batch (`batch.cancelled`): final."""
+    seconds = check_wait(deps, wait)
+    batch = await load_batch(deps, batchId)
+    require(may_manage(caller, batch), "cancel this batch")
+    the_id = event_id(caller, key)
+    if not (key and await _already(deps, batchId, the_id)):
+        if batch.cancelled:
+            raise Problem(422, "batch-cancelled", "the batch is cancelled already")
+        reason = body.reason if body else None
+        data = {"batchId": batchId, "reason": reason}
+        await publish(deps, envelope("batch.cancelled", the_id, data, now_text(deps)))
+    return await _answer(deps, batchId, the_id, "batch.cancelled", seconds)

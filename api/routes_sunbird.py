@@ -1,0 +1,256 @@
+"""Sunbird Lern's course-batch routes, mapped onto the same commands and reads as the native
+API: a Sunbird client switches its base URL and keeps its requests (`{"request": {...}}`),
+its envelope and its error codes. The token comes as `Authorization: Bearer` or, as Sunbird's
+clients send it, `x-authenticated-user-token`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api import routes_batches as batches
+from api import routes_enrolments as enrolments
+from api.access import may_manage, require
+from api.auth import Caller
+from api.deps import ApiDeps, deps_of
+from api.problems import Problem
+from api.requests import BatchCreateRequest, BatchPatchRequest, EnrolRequest, ProgressRequest
+from api.routes_progress import report_progress
+from api.sunbird import sunbird_error, sunbird_ok
+from api.sunbird_views import batch_of, content_states, course_of, progress_events
+from producers.validation import InvalidEvent
+from services.domain import batch_status
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["sunbird"], include_in_schema=True)
+_EXTRA = {"x-sunbird": True}
+Work = Callable[[Caller, ApiDeps, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def _handle(api_id: str, request: Request, work: Work, body: bool = True) -> JSONResponse:
+    """Authenticate, read `{"request": {...}}`, do the work; every failure as Sunbird says it."""
+    deps = deps_of(request)
+    try:
+        token = request.headers.get("x-authenticated-user-token")
+        header = f"Bearer {token}" if token else request.headers.get("authorization")
+        caller = deps.authenticator.caller(header)
+        await deps.limiter.check(caller.user_id)
+        payload = await _payload(request) if body else {}
+        return sunbird_ok(api_id, request, await work(caller, deps, payload))
+    except Problem as problem:
+        return sunbird_error(api_id, request, problem)
+    except InvalidEvent as exc:
+        return sunbird_error(api_id, request, Problem(400, "invalid-event", str(exc), exc.errors))
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
+        ]
+        return sunbird_error(
+            api_id, request, Problem(400, "invalid-request", "invalid request", errors)
+        )
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    try:
+        raw = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "invalid-request", "the body is not JSON") from None
+    inner = raw.get("request") if isinstance(raw, dict) else None
+    if not isinstance(inner, dict):
+        missing = [{"field": "request", "message": "Field required"}]
+        raise Problem(400, "invalid-request", 'the body must be {"request": {...}}', missing)
+    return inner
+
+
+@router.post("/v1/course/batch/create", openapi_extra=_EXTRA)
+async def create(request: Request) -> JSONResponse:
+    """Sunbird's batch create: `courseId`, `name`, `enrollmentType`, `startDate` required."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in req.items() if k in BatchCreateRequest.model_fields}
+        fields["mentors"] = fields.get("mentors") or []
+        fields["batchId"] = fields.get("batchId") or str(uuid.uuid4())
+        body = BatchCreateRequest.model_validate(fields)
+        await batches.create_batch(body, caller, deps, None, None)
+        return {"response": "SUCCESS", "batchId": fields["batchId"]}
+
+    return await _handle("api.course.batch.create", request, work)
+
+
+@router.patch("/v1/course/batch/update", openapi_extra=_EXTRA)
+async def update(request: Request) -> JSONResponse:
+    """Sunbird's batch update: `id` is the batchId."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        batch_id = req.get("id") or req.get("batchId")
+        if not isinstance(batch_id, str):
+            raise Problem(
+                400,
+                "invalid-request",
+                "id is required",
+                [{"field": "id", "message": "Field required"}],
+            )
+        batch = await batches.load_batch(deps, batch_id)
+        fields = {
+            k: v
+            for k, v in req.items()
+            if k in BatchPatchRequest.model_fields and k not in ("batchId", "courseId")
+        }
+        fields = {k: v for k, v in fields.items() if getattr(batch, k, None) != v}
+        body = BatchPatchRequest.model_validate(fields)
+        await batches.update_batch(batch_id, body, caller, deps, None, None)
+        return {"response": "SUCCESS"}
+
+    return await _handle("api.course.batch.update", request, work)
+
+
+@router.get("/v1/course/batch/read/{batchId}", openapi_extra=_EXTRA)
+async def read(batchId: str, request: Request) -> JSONResponse:
+    """A batch, Sunbird-shaped (status 0 upcoming, 1 ongoing, 2 completed)."""
+
+    async def work(caller: Caller, deps: ApiDeps, _: dict[str, Any]) -> dict[str, Any]:
+        view = await batches.read_batch(batchId, caller, deps)
+        return {"response": batch_of(view)}
+
+    return await _handle("api.course.batch.read", request, work, body=False)
+
+
+@router.post("/v1/course/batch/search", openapi_extra=_EXTRA)
+async def search(request: Request) -> JSONResponse:
+    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit`."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        given = req.get("filters")
+        filters: dict[str, Any] = given if isinstance(given, dict) else {}
+        statuses: dict[Any, Literal["upcoming", "ongoing", "completed"]] = {
+            0: "upcoming",
+            1: "ongoing",
+            2: "completed",
+        }
+        status = statuses.get(filters.get("status"))
+        course = filters.get("courseId") if isinstance(filters.get("courseId"), str) else None
+        asked = req.get("limit")
+        limit = max(1, min(asked, 100)) if isinstance(asked, int) else 100
+        page = await batches.list_batches(caller, deps, course, status, None, limit)
+        content = [batch_of(b) for b in page.items]
+        return {"response": {"count": len(content), "content": content}}
+
+    return await _handle("api.course.batch.search", request, work)
+
+
+async def _enrol_or_leave(
+    caller: Caller, deps: ApiDeps, req: dict[str, Any], enrol: bool
+) -> dict[str, Any]:
+    batch_id, user_id = req.get("batchId"), req.get("userId") or caller.user_id
+    if not isinstance(batch_id, str) or not isinstance(user_id, str):
+        raise Problem(
+            400,
+            "invalid-request",
+            "batchId and userId are required",
+            [{"field": "batchId", "message": "Field required"}],
+        )
+    batch = await batches.load_batch(deps, batch_id)
+    if batch.cancelled or batch_status(batch, deps.clock.now()) == "completed":
+        raise Problem(422, "batch-over", "the batch is over")
+    if enrol:
+        await enrolments.enrol(batch_id, EnrolRequest(userId=user_id), caller, deps, None, None)
+    else:
+        await enrolments.unenrol(batch_id, user_id, caller, deps, None, None)
+    return {"response": "SUCCESS"}
+
+
+@router.post("/v1/course/enroll", openapi_extra=_EXTRA)
+async def enroll(request: Request) -> JSONResponse:
+    """Sunbird's enrol: `courseId`, `batchId`, `userId`."""
+    return await _handle(
+        "api.course.enroll", request, lambda c, d, r: _enrol_or_leave(c, d, r, True)
+    )
+
+
+@router.post("/v1/course/unenroll", openapi_extra=_EXTRA)
+async def unenroll(request: Request) -> JSONResponse:
+    """Sunbird's unenrol."""
+    return await _handle(
+        "api.course.unenroll", request, lambda c, d, r: _enrol_or_leave(c, d, r, False)
+    )
+
+
+@router.get("/v1/user/courses/list/{userId}", openapi_extra=_EXTRA)
+async def courses(userId: str, request: Request) -> JSONResponse:
+    """A learner's enrolments, Sunbird-shaped."""
+
+    async def work(caller: Caller, deps: ApiDeps, _: dict[str, Any]) -> dict[str, Any]:
+        page = await enrolments.users_batches(userId, caller, deps, None, 100)
+        found = await deps.stores.documents.get_batches({e.batchId for e in page.items})
+        now = datetime.now(UTC)
+        return {"courses": [course_of(e, found.get(e.batchId), now) for e in page.items]}
+
+    return await _handle("api.user.courses.list", request, work, body=False)
+
+
+@router.post("/v1/content/state/read", openapi_extra=_EXTRA)
+async def state_read(request: Request) -> JSONResponse:
+    """Per content: status (2 completed, 1 in progress), progress and times."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        batch_id, user_id = req.get("batchId"), req.get("userId") or caller.user_id
+        if not isinstance(batch_id, str) or not isinstance(user_id, str):
+            raise Problem(
+                400,
+                "invalid-request",
+                "batchId and userId are required",
+                [{"field": "batchId", "message": "Field required"}],
+            )
+        doc = await enrolments.learner(batch_id, user_id, caller, deps)
+        wanted = req.get("contentIds") if isinstance(req.get("contentIds"), list) else None
+        return {"contentList": content_states(doc, wanted)}
+
+    return await _handle("api.content.state.read", request, work)
+
+
+@router.patch("/v1/content/state/update", openapi_extra=_EXTRA)
+async def state_update(request: Request) -> JSONResponse:
+    """Sunbird's progress update: `contents` (status 2: completed) and `assessments`."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        user_id = req.get("userId") or caller.user_id
+        events, answers = progress_events(req, str(user_id))
+        if events:
+            await report_progress(
+                ProgressRequest.model_validate({"events": events}), caller, deps, None, None
+            )
+        return answers
+
+    return await _handle("api.content.state.update", request, work)
+
+
+@router.post("/v1/batch/participants/list", openapi_extra=_EXTRA)
+async def participants(request: Request) -> JSONResponse:
+    """The learners of a batch (`active`: only those holding a seat)."""
+
+    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
+        batch = req.get("batch") if isinstance(req.get("batch"), dict) else {}
+        batch_id = batch.get("batchId")  # type: ignore[union-attr]
+        if not isinstance(batch_id, str):
+            raise Problem(
+                400,
+                "invalid-request",
+                "batch.batchId is required",
+                [{"field": "batch.batchId", "message": "Field required"}],
+            )
+        active = batch.get("active", True) is not False  # type: ignore[union-attr]
+        found = await batches.load_batch(deps, batch_id)
+        require(may_manage(caller, found), "list this batch's learners")
+        roster = await deps.stores.documents.enrolments_of_batch(batch_id)
+        users = sorted(d.userId for d in roster if d.enrolled or not active)
+        return {"batch": {"count": len(users), "participants": users}}
+
+    return await _handle("api.batch.participants.list", request, work)

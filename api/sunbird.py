@@ -1,0 +1,105 @@
+"""Sunbird Lern's envelope and error codes, so that its clients can switch their base URL.
+
+Requests come wrapped as `{"request": {...}}`; answers as `{"id", "ver", "ts", "params":
+{"resmsgid", "msgid", "err", "status", "errmsg"}, "responseCode", "result"}`. Our problems
+map onto Sunbird's codes (`USER_ALREADY_ENROLLED_COURSE`, ...) and HTTP statuses (400 for
+client errors, 401 for an unauthorised user, 404, 500)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from api.problems import Problem
+
+__all__ = ["SUNBIRD_CODES", "sunbird_error", "sunbird_ok"]
+
+# Our problem code -> (Sunbird's code, HTTP status).
+SUNBIRD_CODES: dict[str, tuple[str, int]] = {
+    "unknown-batch": ("INVALID_COURSE_BATCH_ID", 400),
+    "batch-cancelled": ("INVALID_COURSE_BATCH_ID", 400),
+    "invite-only": ("ENROLLMENT_TYPE_VALIDATION", 400),
+    "enrolment-closed": ("COURSE_BATCH_ENROLLMENT_DATE_ENDED", 400),
+    "already-enrolled": ("USER_ALREADY_ENROLLED_COURSE", 400),
+    "batch-full": ("COURSE_BATCH_FULL", 400),
+    "not-enrolled": ("USER_NOT_ENROLLED_COURSE", 400),
+    "learner-completed": ("COURSE_BATCH_ALREADY_COMPLETED", 400),
+    "batch-over": ("COURSE_BATCH_ALREADY_COMPLETED", 400),
+    "batch-started": ("INVALID_BATCH_START_DATE_ERROR", 400),
+    "batch-completed": ("COURSE_BATCH_END_DATE_ERROR", 400),
+    "dates-out-of-order": ("END_DATE_ERROR", 400),
+    "capacity-order": ("INVALID_PARAMETER_VALUE", 400),
+    "capacity-below-seated": ("INVALID_PARAMETER_VALUE", 400),
+    "course-immutable": ("INVALID_COURSE_ID", 400),
+    "batch-exists": ("INVALID_PARAMETER_VALUE", 400),
+    "unknown-learner": ("USER_NOT_ENROLLED_COURSE", 404),
+    "forbidden": ("UNAUTHORIZED_USER", 401),
+    "unauthenticated": ("UNAUTHORIZED_USER", 401),
+    "invalid-token": ("UNAUTHORIZED_USER", 401),
+    "token-expired": ("UNAUTHORIZED_USER", 401),
+    "rate-limited": ("TOO_MANY_REQUESTS", 429),
+    "unavailable": ("SERVICE_UNAVAILABLE", 503),
+    "not-found": ("RESOURCE_NOT_FOUND", 404),
+}
+_RESPONSE_CODE = {
+    200: "OK",
+    400: "CLIENT_ERROR",
+    401: "UNAUTHORIZED",
+    404: "RESOURCE_NOT_FOUND",
+    429: "CLIENT_ERROR",
+    503: "SERVER_ERROR",
+}
+
+
+def _ts() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%d %H:%M:%S:") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def _envelope(
+    api_id: str,
+    request: Request,
+    status: int,
+    err: str | None,
+    errmsg: str | None,
+    result: dict[str, Any],
+) -> JSONResponse:
+    body = {
+        "id": api_id,
+        "ver": "v1",
+        "ts": _ts(),
+        "params": {
+            "resmsgid": str(uuid.uuid4()),
+            "msgid": getattr(request.state, "request_id", None),
+            "err": err,
+            "status": "success" if err is None else err,
+            "errmsg": errmsg,
+        },
+        "responseCode": _RESPONSE_CODE.get(status, "SERVER_ERROR"),
+        "result": result,
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def sunbird_ok(api_id: str, request: Request, result: dict[str, Any]) -> JSONResponse:
+    """A successful answer."""
+    return _envelope(api_id, request, 200, None, None, result)
+
+
+def sunbird_error(api_id: str, request: Request, problem: Problem) -> JSONResponse:
+    """Our problem as Sunbird says it."""
+    code, status = SUNBIRD_CODES.get(problem.code, ("", 0))
+    if not code:
+        code, status = _client_error(problem) if problem.status < 500 else ("SERVER_ERROR", 500)
+    response = _envelope(api_id, request, status, code, problem.detail, {})
+    response.headers.update(problem.headers)
+    return response
+
+
+def _client_error(problem: Problem) -> tuple[str, int]:
+    missing = any("required" in e.get("message", "").lower() for e in problem.errors)
+    return ("MANDATORY_PARAMETER_MISSING" if missing else "INVALID_PARAMETER_VALUE", 400)

@@ -1,0 +1,58 @@
+"""The HTTP API's per-caller request counts, shared by every API instance."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from services.storage.errors import mongo_errors
+
+__all__ = ["RATE_LIMITS", "MongoRateLimits"]
+
+Raw = dict[str, Any]
+RATE_LIMITS = "rate_limits"
+_NOT_IMPLEMENTED = 238
+_SWEEP_EVERY_S = 600.0
+
+
+class MongoRateLimits:
+    """The `RateLimitStore` port: one small document per caller, expiring by a TTL index on
+    MongoDB. FerretDB 1.x has no TTL indexes: there expired documents are deleted by a sweep
+    every ten minutes. Reads and writes are not one atomic step, so two instances counting
+    the same caller at the same instant may both admit a request near the limit."""
+
+    def __init__(self, db: AsyncDatabase[Raw]) -> None:
+        self._coll = db[RATE_LIMITS]
+        self._ttl_index: bool | None = None
+        self._swept = 0.0
+
+    async def create_indexes(self) -> None:
+        """The TTL index where the server has them."""
+        async with mongo_errors():
+            try:
+                await self._coll.create_index([("expireAt", ASCENDING)], expireAfterSeconds=0)
+                self._ttl_index = True
+            except OperationFailure as exc:
+                if exc.code != _NOT_IMPLEMENTED:
+                    raise
+                self._ttl_index = False
+
+    async def load(self, caller: str) -> dict[str, float] | None:
+        async with mongo_errors():
+            raw = await self._coll.find_one({"_id": caller})
+        if raw is None:
+            return None
+        return {k: float(raw[k]) for k in ("windowStart", "count", "lockedUntil") if k in raw}
+
+    async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
+        body = {**state, "expireAt": datetime.fromtimestamp(expire_at, UTC)}
+        async with mongo_errors():
+            await self._coll.replace_one({"_id": caller}, body, upsert=True)
+            if self._ttl_index is False and time.time() - self._swept > _SWEEP_EVERY_S:
+                self._swept = time.time()
+                await self._coll.delete_many({"expireAt": {"$lt": datetime.now(UTC)}})

@@ -1,0 +1,283 @@
+"""Every code of contract 9 provoked for real, each answered as an RFC 9457 problem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import ADMIN, AUDIENCE, SECRET, Api, auth, batch_body, fresh, token
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The answer is the problem: status, stable code, the RFC 9457 members, a request id."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code, body
+    assert body["type"].endswith(f"/{code}") and body["title"] and body["detail"]
+    assert isinstance(body["errors"], list)
+    assert body["requestId"] == response.headers["X-Request-ID"]
+    return body
+
+
+async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None:
+    bad = batch_body(fresh("b"), startDate="2026-13-40", maximumCapacity=0)
+    body = assert_problem(
+        await api.client.post("/v1/batches", json=bad, headers=ADMIN), 400, "invalid-request"
+    )
+    assert {e["field"] for e in body["errors"]} >= {"startDate", "maximumCapacity"}
+    unordered = batch_body(fresh("b"), startDate="2026-09-01", endDate="2026-08-01")
+    assert_problem(
+        await api.client.post("/v1/batches", json=unordered, headers=ADMIN), 400, "invalid-request"
+    )
+    not_json = await api.client.post(
+        "/v1/batches", content=b"{", headers=ADMIN | {"content-type": "application/json"}
+    )
+    assert_problem(not_json, 400, "invalid-request")
+    assert_problem(
+        await api.client.get("/v1/batches?cursor=%%%", headers=ADMIN), 400, "invalid-cursor"
+    )
+    assert_problem(
+        await api.client.get("/v1/batches?limit=0", headers=ADMIN), 400, "invalid-request"
+    )
+    batch_id = fresh("b")
+    await api.create(batch_id)
+    waited = await api.client.post(
+        f"/v1/batches/{batch_id}/enrolments?wait=31", json={"userId": "u"}, headers=ADMIN
+    )
+    assert_problem(waited, 400, "invalid-wait")
+    items = [
+        {
+            "type": "content.progress",
+            "batchId": batch_id,
+            "userId": "u",
+            "contentId": "c",
+            "progress": 101,
+        }
+    ]
+    assert_problem(
+        await api.client.post("/v1/progress", json={"events": items}, headers=ADMIN),
+        400,
+        "invalid-request",
+    )
+    late = [
+        {
+            "type": "content.completed",
+            "batchId": batch_id,
+            "userId": "u",
+            "contentId": "c",
+            "time": "yesterday",
+        }
+    ]
+    body = assert_problem(
+        await api.client.post("/v1/progress", json={"events": late}, headers=ADMIN),
+        400,
+        "invalid-event",
+    )
+    assert body["errors"][0]["field"] == "events[0].time"
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "unauthenticated"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "unauthenticated"),
+        ({"Authorization": "Bearer not.a.jwt"}, "invalid-token"),
+        ({"Authorization": f"Bearer {token('u', ttl_s=-10)}"}, "token-expired"),
+        ({"Authorization": f"Bearer {token('u', aud='someone-else')}"}, "invalid-token"),
+        (
+            {
+                "Authorization": "Bearer "
+                + __import__("jwt").encode(
+                    {"sub": "u", "exp": 9999999999, "aud": AUDIENCE},
+                    SECRET + "x",
+                    algorithm="HS256",
+                )
+            },
+            "invalid-token",
+        ),
+    ],
+)
+async def test_401_without_a_token_or_with_a_bad_one(
+    api: Api, headers: dict[str, str], code: str
+) -> None:
+    response = await api.client.get("/v1/batches", headers=headers)
+    assert_problem(response, 401, code)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_404_unknown_batch_learner_or_route(api: Api) -> None:
+    assert_problem(
+        await api.client.get("/v1/batches/no-such-batch", headers=ADMIN), 404, "unknown-batch"
+    )
+    batch_id = fresh("b")
+    await api.create(batch_id)
+    assert_problem(
+        await api.client.get(f"/v1/batches/{batch_id}/enrolments/nobody", headers=ADMIN),
+        404,
+        "unknown-learner",
+    )
+    assert_problem(
+        await api.client.delete(f"/v1/batches/{batch_id}/enrolments/nobody", headers=ADMIN),
+        404,
+        "not-enrolled",
+    )
+    assert_problem(await api.client.get("/v1/nothing-here", headers=ADMIN), 404, "not-found")
+    events = [
+        {"type": "content.completed", "batchId": "no-such-batch", "userId": "u", "contentId": "c"}
+    ]
+    assert_problem(
+        await api.client.post("/v1/progress", json={"events": events}, headers=ADMIN),
+        404,
+        "unknown-batch",
+    )
+
+
+async def test_409_already_enrolled_or_waitlisted(api: Api) -> None:
+    batch_id = fresh("b")
+    await api.create(batch_id, maximumCapacity=1, allowWaitlisting=True)
+    for user in ("a", "b"):
+        answer = await api.client.post(
+            f"/v1/batches/{batch_id}/enrolments?wait=20", json={"userId": user}, headers=ADMIN
+        )
+        assert answer.status_code == 200
+    for user in ("a", "b"):
+        again = await api.client.post(
+            f"/v1/batches/{batch_id}/enrolments", json={"userId": user}, headers=ADMIN
+        )
+        assert_problem(again, 409, "already-enrolled")
+
+
+async def test_422_each_business_rule_by_name(api: Api) -> None:
+    closed = fresh("closed")
+    await api.create(closed, startDate="2026-04-01", enrollmentEndDate="2026-05-01")
+    late = await api.client.post(
+        f"/v1/batches/{closed}/enrolments", json={"userId": "u"}, headers=ADMIN
+    )
+    assert_problem(late, 422, "enrolment-closed")
+
+    full = fresh("full")
+    await api.create(full, maximumCapacity=1)
+    first = await api.client.post(
+        f"/v1/batches/{full}/enrolments?wait=20", json={"userId": "a"}, headers=ADMIN
+    )
+    assert first.status_code == 200
+    second = await api.client.post(
+        f"/v1/batches/{full}/enrolments", json={"userId": "b"}, headers=ADMIN
+    )
+    assert_problem(second, 422, "batch-full")
+
+    seated = fresh("seated")
+    await api.create(seated, maximumCapacity=3)
+    for user in ("a", "b"):
+        await api.client.post(
+            f"/v1/batches/{seated}/enrolments?wait=20", json={"userId": user}, headers=ADMIN
+        )
+    lower = await api.client.patch(
+        f"/v1/batches/{seated}", json={"maximumCapacity": 1}, headers=ADMIN
+    )
+    assert_problem(lower, 422, "capacity-below-seated")
+
+    await api.course("course-1", ("a",))
+    done = fresh("done")
+    await api.create(done)
+    await api.client.post(
+        f"/v1/batches/{done}/enrolments?wait=20", json={"userId": "ada"}, headers=ADMIN
+    )
+    events = [{"type": "content.completed", "batchId": done, "userId": "ada", "contentId": "a"}]
+    completed = await api.client.post(
+        "/v1/progress?wait=20", json={"events": events}, headers=auth("ada")
+    )
+    assert completed.status_code == 200 and completed.json()["documents"][0]["progressStatus"] == 2
+    leave = await api.client.delete(f"/v1/batches/{done}/enrolments/ada", headers=auth("ada"))
+    assert_problem(leave, 422, "learner-completed")
+
+    started = fresh("started")
+    await api.create(started)  # started on 2026-05-01, the clock says 2026-06-01
+    moved = await api.client.patch(
+        f"/v1/batches/{started}", json={"startDate": "2026-05-15"}, headers=ADMIN
+    )
+    assert_problem(moved, 422, "batch-started")
+
+    over = fresh("over")
+    await api.create(over, startDate="2026-03-01", endDate="2026-04-30")
+    shorter = await api.client.patch(
+        f"/v1/batches/{over}", json={"endDate": "2026-04-15"}, headers=ADMIN
+    )
+    assert_problem(shorter, 422, "batch-completed")
+    longer = await api.client.patch(
+        f"/v1/batches/{over}?wait=20", json={"endDate": "2026-06-30"}, headers=ADMIN
+    )
+    assert longer.status_code == 200, "a completed batch may be extended"
+
+    taken = fresh("taken")
+    await api.create(taken)
+    again = await api.client.post("/v1/batches", json=batch_body(taken), headers=ADMIN)
+    assert_problem(again, 422, "batch-exists")
+
+    invite = fresh("invite")
+    await api.create(invite, enrollmentType="invite-only")
+    self_enrol = await api.client.post(
+        f"/v1/batches/{invite}/enrolments", json={"userId": "me"}, headers=auth("me")
+    )
+    assert_problem(self_enrol, 422, "invite-only")
+    by_mentor = await api.client.post(
+        f"/v1/batches/{invite}/enrolments?wait=20", json={"userId": "me"}, headers=auth("mentor-1")
+    )
+    assert by_mentor.status_code == 200 and by_mentor.json()["enrolmentStatus"] == "enrolled"
+
+    gone = fresh("gone")
+    await api.create(gone)
+    assert (
+        await api.client.post(f"/v1/batches/{gone}/cancel?wait=20", headers=ADMIN)
+    ).status_code == 200
+    assert_problem(
+        await api.client.post(f"/v1/batches/{gone}/cancel", headers=ADMIN), 422, "batch-cancelled"
+    )
+    join = await api.client.post(
+        f"/v1/batches/{gone}/enrolments", json={"userId": "u"}, headers=ADMIN
+    )
+    assert_problem(join, 422, "batch-cancelled")
+    api.clock.set(api.clock.now() + timedelta(0))
+
+
+async def test_429_after_30_calls_a_minute_with_retry_after_and_the_lock_holds(
+    limited_api: Api,
+) -> None:
+    headers = auth("busy-caller")
+    for _ in range(30):
+        assert (await limited_api.client.get("/v1/batches", headers=headers)).status_code == 200
+    limited = await limited_api.client.get("/v1/batches", headers=headers)
+    body = assert_problem(limited, 429, "rate-limited")
+    assert 295 <= int(limited.headers["Retry-After"]) <= 300, body
+    still = await limited_api.client.get("/v1/batches", headers=headers)
+    assert_problem(still, 429, "rate-limited")
+    assert 1 <= int(still.headers["Retry-After"]) <= 300
+    other = await limited_api.client.get("/v1/batches", headers=auth("someone-else"))
+    assert other.status_code == 200, "the limit is per caller"
+
+
+async def test_the_same_idempotency_key_twice_is_one_event_and_one_effect(api: Api) -> None:
+    batch_id = fresh("idem")
+    await api.create(batch_id)
+    path = f"/v1/batches/{batch_id}/enrolments?wait=20"
+    headers = auth("learner-x") | {"Idempotency-Key": "enrol-once-42"}
+    first = await api.client.post(path, json={"userId": "learner-x"}, headers=headers)
+    second = await api.client.post(path, json={"userId": "learner-x"}, headers=headers)
+    assert (first.status_code, second.status_code) == (200, 200), second.text
+    doc = (
+        await api.client.get(f"/v1/batches/{batch_id}/enrolments/learner-x", headers=headers)
+    ).json()
+    assert len(doc["facts"]["enrolments"]) == 1, "one effect"
+    created = await api.client.post(
+        "/v1/batches", json=batch_body(fresh("idem-b")), headers=ADMIN | {"Idempotency-Key": "k1"}
+    )
+    again = await api.client.post(
+        "/v1/batches", json=batch_body(fresh("idem-b")), headers=ADMIN | {"Idempotency-Key": "k1"}
+    )
+    assert created.json()["id"] == again.json()["id"], "one event id for one key"
+    without = await api.client.post("/v1/batches", json=batch_body(fresh("idem-c")), headers=ADMIN)
+    assert without.json()["id"] != created.json()["id"]

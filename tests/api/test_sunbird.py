@@ -1,0 +1,222 @@
+"""Sunbird compatibility: requests shaped as in Sunbird lms-service's documentation, sent to
+our routes; the envelope, the numeric statuses and the error codes a Sunbird client expects."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import Api, fresh, token
+
+COURSE = "do_2131"
+
+
+def user(sub: str, *roles: str) -> dict[str, str]:
+    """Sunbird clients send the user's token in `x-authenticated-user-token`."""
+    return {"x-authenticated-user-token": token(sub, *roles)}
+
+
+def envelope(
+    response: httpx.Response, api_id: str, status: int, err: str | None = None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["id"] == api_id and body["ver"] == "v1" and body["ts"]
+    assert body["params"]["err"] == err and body["params"]["msgid"]
+    assert body["params"]["status"] == ("success" if err is None else err)
+    codes = {200: "OK", 400: "CLIENT_ERROR", 401: "UNAUTHORIZED", 404: "RESOURCE_NOT_FOUND"}
+    assert body["responseCode"] == codes[status]
+    return body
+
+
+async def _until_readable(api: Api, batch_id: str) -> dict[str, Any]:
+    for _ in range(100):
+        response = await api.client.get(
+            f"/v1/course/batch/read/{batch_id}", headers=user("mentor-9")
+        )
+        if response.status_code == 200:
+            return envelope(response, "api.course.batch.read", 200)["result"]["response"]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"batch {batch_id} never became readable")
+
+
+async def test_a_sunbird_client_runs_its_whole_flow_against_us(api: Api) -> None:
+    await api.course(COURSE, ("do_1", "do_2"))
+    created = await api.client.post(
+        "/v1/course/batch/create",
+        json={
+            "request": {
+                "courseId": COURSE,
+                "name": "Sunbird batch",
+                "description": "kept by Sunbird, ignored by us",
+                "enrollmentType": "open",
+                "startDate": "2026-05-01",
+                "endDate": "2026-08-31",
+                "enrollmentEndDate": "2026-07-31",
+                "createdFor": ["0126796199493140480"],
+                "mentors": ["mentor-9"],
+            }
+        },
+        headers=user("mentor-9", "admin"),
+    )
+    batch_id = envelope(created, "api.course.batch.create", 200)["result"]["batchId"]
+    assert created.json()["result"]["response"] == "SUCCESS"
+    batch = await _until_readable(api, batch_id)
+    assert (batch["batchId"], batch["courseId"], batch["status"]) == (batch_id, COURSE, 1)
+
+    found = await api.client.post(
+        "/v1/course/batch/search",
+        json={"request": {"filters": {"courseId": COURSE, "status": 1}, "limit": 10}},
+        headers=user("mentor-9"),
+    )
+    content = envelope(found, "api.course.batch.search", 200)["result"]["response"]["content"]
+    assert batch_id in [b["batchId"] for b in content]
+
+    enrol = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "learner-9"}}
+    ok = await api.client.post("/v1/course/enroll", json=enrol, headers=user("learner-9"))
+    assert envelope(ok, "api.course.enroll", 200)["result"]["response"] == "SUCCESS"
+    for _ in range(100):
+        again = await api.client.post("/v1/course/enroll", json=enrol, headers=user("learner-9"))
+        if again.status_code == 400:
+            break
+        await asyncio.sleep(0.1)
+    envelope(again, "api.course.enroll", 400, "USER_ALREADY_ENROLLED_COURSE")
+
+    update = {
+        "request": {
+            "userId": "learner-9",
+            "contents": [
+                {
+                    "contentId": c,
+                    "courseId": COURSE,
+                    "batchId": batch_id,
+                    "status": 2,
+                    "progress": 100,
+                    "lastAccessTime": "2026-06-01 10:00:00:000+0000",
+                }
+                for c in ("do_1", "do_2")
+            ],
+        }
+    }
+    updated = await api.client.patch(
+        "/v1/content/state/update", json=update, headers=user("learner-9")
+    )
+    assert envelope(updated, "api.content.state.update", 200)["result"] == {
+        "do_1": "SUCCESS",
+        "do_2": "SUCCESS",
+    }
+
+    for _ in range(100):
+        listed = await api.client.get("/v1/user/courses/list/learner-9", headers=user("learner-9"))
+        courses = envelope(listed, "api.user.courses.list", 200)["result"]["courses"]
+        mine = [c for c in courses if c["batchId"] == batch_id]
+        if mine and mine[0]["status"] == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert mine[0]["completionPercentage"] == 100.0 and mine[0]["active"] is True
+    assert mine[0]["contentStatus"] == {"do_1": 2, "do_2": 2}
+    states = await api.client.post(
+        "/v1/content/state/read",
+        json={
+            "request": {
+                "userId": "learner-9",
+                "courseId": COURSE,
+                "batchId": batch_id,
+                "contentIds": ["do_1"],
+            }
+        },
+        headers=user("learner-9"),
+    )
+    assert [
+        (c["contentId"], c["status"])
+        for c in envelope(states, "api.content.state.read", 200)["result"]["contentList"]
+    ] == [("do_1", 2)]
+
+    people = await api.client.post(
+        "/v1/batch/participants/list",
+        json={"request": {"batch": {"batchId": batch_id, "active": True}}},
+        headers=user("mentor-9"),
+    )
+    assert envelope(people, "api.batch.participants.list", 200)["result"]["batch"] == {
+        "count": 1,
+        "participants": ["learner-9"],
+    }
+
+    leave = await api.client.post("/v1/course/unenroll", json=enrol, headers=user("learner-9"))
+    envelope(leave, "api.course.unenroll", 400, "COURSE_BATCH_ALREADY_COMPLETED")
+
+
+async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
+    unknown = {"request": {"courseId": COURSE, "batchId": "no-such-batch", "userId": "u"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=unknown, headers=user("u")),
+        "api.course.enroll",
+        400,
+        "INVALID_COURSE_BATCH_ID",
+    )
+    missing = await api.client.post(
+        "/v1/course/batch/create", json={"request": {"name": "x"}}, headers=user("a", "admin")
+    )
+    envelope(missing, "api.course.batch.create", 400, "MANDATORY_PARAMETER_MISSING")
+    not_wrapped = await api.client.post(
+        "/v1/course/batch/create", json={"name": "x"}, headers=user("a", "admin")
+    )
+    envelope(not_wrapped, "api.course.batch.create", 400, "MANDATORY_PARAMETER_MISSING")
+    envelope(
+        await api.client.get("/v1/course/batch/read/x"),
+        "api.course.batch.read",
+        401,
+        "UNAUTHORIZED_USER",
+    )
+
+    batch_id = fresh("sb")
+    await api.create(batch_id, enrollmentEndDate="2026-05-15")  # enrolment closed at NOW
+    late = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "late"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=late, headers=user("late")),
+        "api.course.enroll",
+        400,
+        "COURSE_BATCH_ENROLLMENT_DATE_ENDED",
+    )
+    someone = {"request": {"id": batch_id, "courseId": "course-1", "name": "renamed"}}
+    envelope(
+        await api.client.patch("/v1/course/batch/update", json=someone, headers=user("stranger")),
+        "api.course.batch.update",
+        401,
+        "UNAUTHORIZED_USER",
+    )
+    moved = {"request": {"id": batch_id, "courseId": "course-1", "startDate": "2026-05-20"}}
+    envelope(
+        await api.client.patch("/v1/course/batch/update", json=moved, headers=user("a", "admin")),
+        "api.course.batch.update",
+        400,
+        "INVALID_BATCH_START_DATE_ERROR",
+    )
+    same_start = {
+        "request": {"id": batch_id, "courseId": "course-1", "startDate": "2026-05-01", "name": "ok"}
+    }
+    envelope(
+        await api.client.patch(
+            "/v1/course/batch/update", json=same_start, headers=user("a", "admin")
+        ),
+        "api.course.batch.update",
+        200,
+    )
+    invite = fresh("sb-invite")
+    await api.create(invite, enrollmentType="invite-only")
+    own = {"request": {"courseId": COURSE, "batchId": invite, "userId": "me"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=own, headers=user("me")),
+        "api.course.enroll",
+        400,
+        "ENROLLMENT_TYPE_VALIDATION",
+    )
+    leave = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "never"}}
+    envelope(
+        await api.client.post("/v1/course/unenroll", json=leave, headers=user("never")),
+        "api.course.unenroll",
+        400,
+        "USER_NOT_ENROLLED_COURSE",
+    )
