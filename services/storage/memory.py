@@ -7,10 +7,7 @@ and lets the pipeline be tested without servers. Documents are kept in their sto
 
 from __future__ import annotations
 
-import copy
-import itertools
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,7 +15,18 @@ from pydantic import BaseModel
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
 from services.ports import Stores
 from services.storage.documents import BATCH_EVENTS, COUNT_FIELDS
-from services.storage.revisions import body_of, next_rev
+from services.storage.memory_parts import (
+    Collections,
+    InMemoryCheckpoints,
+    InMemoryCounts,
+    InMemoryLocks,
+    InMemoryMaintenance,
+    InMemoryMarks,
+    InMemoryOutbox,
+    InMemoryRateLimits,
+    InMemoryReads,
+)
+from services.storage.revisions import body_of
 
 __all__ = ["InMemoryRateLimits", "InMemoryStore"]
 
@@ -26,20 +34,10 @@ Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Collections:
-    """Named collections of raw documents by `_id`."""
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, dict[str, Raw]] = {}
-
-    def __getitem__(self, name: str) -> dict[str, Raw]:
-        return self.by_name.setdefault(name, {})
-
-
 class InMemoryDocuments:
     """The `DocumentStore` port in memory."""
 
-    def __init__(self, colls: _Collections) -> None:
+    def __init__(self, colls: Collections) -> None:
         self._colls = colls
 
     async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]:
@@ -106,213 +104,11 @@ class InMemoryDocuments:
         return True
 
 
-class InMemoryOutbox:
-    """The `OutboxStore` port in memory."""
-
-    def __init__(self, colls: _Collections) -> None:
-        self._colls = colls
-
-    async def pending(self, limit: int) -> list[EnrolmentDoc]:
-        found = (r for r in self._colls["enrolments"].values() if r.get("hasOutbox"))
-        return [EnrolmentDoc.model_validate(r) for r in itertools.islice(found, limit)]
-
-    async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
-        for key, ids in acks.items():
-            raw = self._colls["enrolments"].get(key)
-            if raw is None:
-                continue
-            left = [e for e in raw.get("outbox", []) if e["id"] not in ids]
-            if len(left) != len(raw.get("outbox", [])):
-                raw.update(outbox=left, hasOutbox=bool(left), rev=next_rev(raw.get("rev")))
-
-
-class InMemoryCounts:
-    """The `CountStore` port in memory: a set of stale batch ids."""
-
-    def __init__(self, colls: _Collections) -> None:
-        self._colls = colls
-        self._stale: set[str] = set()
-
-    async def mark_stale(self, batch_ids: Iterable[str]) -> None:
-        self._stale.update(batch_ids)
-
-    async def recount_stale(self) -> int:
-        stale, self._stale = self._stale, set()
-        batches = self._colls["batches"]
-        existing = [b for b in stale if b in batches]
-        for batch_id in existing:
-            counts = self._counts(batch_id)
-            raw = batches[batch_id]
-            if any(raw.get(name) != n for name, n in counts.items()):
-                raw.update(counts, rev=next_rev(raw.get("rev")))
-        return len(existing)
-
-    async def count(self, batch_id: str) -> dict[str, int]:
-        return self._counts(batch_id)
-
-    def _counts(self, batch_id: str) -> dict[str, int]:
-        docs = [r for r in self._colls["enrolments"].values() if r["batchId"] == batch_id]
-        enrolled = [r for r in docs if r.get("enrolled") is True]
-        return {
-            "enrolledCount": len(enrolled),
-            "completedCount": sum(r.get("progressStatus") == 2 for r in enrolled),
-            "certifiedCount": sum(bool(r.get("certificates")) for r in docs),
-            "waitlistedCount": sum(r.get("enrolmentStatus") == "waitlisted" for r in docs),
-        }
-
-
-class InMemoryMarks:
-    """The `RefreshMarks` port in memory."""
-
-    def __init__(self) -> None:
-        self._marks: dict[str, str] = {}  # mark id -> batchId
-        self._ids = itertools.count()
-
-    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
-        made = [f"{b}\n{next(self._ids)}" for b in set(batch_ids)]
-        self._marks.update((m, m.split("\n", 1)[0]) for m in made)
-        return made
-
-    async def pending(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for mark, batch_id in self._marks.items():
-            found.setdefault(batch_id, []).append(mark)
-        return found
-
-    async def clear(self, mark_ids: Iterable[str]) -> None:
-        for mark in mark_ids:
-            self._marks.pop(mark, None)
-
-
-class InMemoryLocks:
-    """The `RosterLocks` port in memory (a lease by the machine's time)."""
-
-    def __init__(self) -> None:
-        self._held: dict[str, tuple[str, float]] = {}
-
-    async def acquire(self, batch_id: str, holder: str, ttl_s: float) -> bool:
-        now = time.time()
-        current = self._held.get(batch_id)
-        if current is not None and current[0] != holder and current[1] > now:
-            return False
-        self._held[batch_id] = (holder, now + ttl_s)
-        return True
-
-    async def release(self, batch_id: str, holder: str) -> None:
-        if self._held.get(batch_id, ("", 0.0))[0] == holder:
-            del self._held[batch_id]
-
-
-class InMemoryReads:
-    """The `ReadStore` port in memory."""
-
-    def __init__(self, colls: _Collections) -> None:
-        self._colls = colls
-
-    async def list_batches(
-        self,
-        course_id: str | None,
-        statuses: Sequence[str | None] | None,
-        after: str | None,
-        limit: int,
-    ) -> list[BatchDoc]:
-        found = [
-            r
-            for k, r in sorted(self._colls["batches"].items())
-            if (after is None or k > after)
-            and (course_id is None or r["courseId"] == course_id)
-            and (statuses is None or r.get("status") in statuses)
-        ]
-        return [BatchDoc.model_validate(r) for r in found[:limit]]
-
-    async def enrolments_of_user(
-        self, user_id: str, after: str | None, limit: int
-    ) -> list[EnrolmentDoc]:
-        found = [
-            r
-            for k, r in sorted(self._colls["enrolments"].items())
-            if r["userId"] == user_id and (after is None or k > after)
-        ]
-        return [EnrolmentDoc.model_validate(r) for r in found[:limit]]
-
-
-class InMemoryRateLimits:
-    """The `RateLimitStore` port in memory: per process (the API's fallback when it does not
-    share counts through the database)."""
-
-    def __init__(self) -> None:
-        self._states: dict[str, tuple[dict[str, float], float]] = {}
-
-    async def load(self, caller: str) -> dict[str, float] | None:
-        found = self._states.get(caller)
-        if found is None or found[1] < time.time():
-            return None
-        return dict(found[0])
-
-    async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
-        if len(self._states) > 100_000:  # bounded: forget the expired ones
-            now = time.time()
-            self._states = {c: v for c, v in self._states.items() if v[1] >= now}
-        self._states[caller] = (dict(state), expire_at)
-
-
-class InMemoryCheckpoints:
-    """The `CheckpointStore` port in memory."""
-
-    def __init__(self) -> None:
-        self._saved: dict[str, dict[str, Any]] = {}
-
-    async def save(self, name: str, state: dict[str, Any]) -> None:
-        self._saved[name] = copy.deepcopy(state)
-
-    async def load(self, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._saved.get(name))
-
-    async def drop(self, name: str) -> None:
-        self._saved.pop(name, None)
-
-
-class InMemoryMaintenance:
-    """The `MaintenanceStore` port in memory."""
-
-    def __init__(self, colls: _Collections) -> None:
-        self._colls = colls
-
-    async def dump(self, collection: str) -> dict[str, Raw]:
-        return copy.deepcopy(self._colls[collection])
-
-    async def replace_all(self, collection: str, docs: Iterable[Raw]) -> int:
-        self._colls.by_name[collection] = {d["_id"]: copy.deepcopy(d) for d in docs}
-        return len(self._colls.by_name[collection])
-
-    async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
-        return {
-            key: {int(p): int(o) for p, o in raw["appliedOffsets"].items()}
-            for key, raw in self._colls["batches"].items()
-            if "appliedOffsets" in raw
-        }
-
-    async def schema_version(self) -> str | None:
-        return self._colls["service_meta"].get("schema", {}).get("version")
-
-    async def set_schema_version(self, version: str) -> None:
-        self._colls["service_meta"]["schema"] = {"_id": "schema", "version": version}
-
-    async def all_batch_ids(self) -> list[str]:
-        return list(self._colls["batches"])
-
-    async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
-        for batch_id in batch_ids:
-            raw = self._colls["batches"].get(batch_id)
-            if raw is not None and raw.pop("appliedOffsets", None) is not None:
-                raw["rev"] = next_rev(raw.get("rev"))
-
-
 class InMemoryStore:
     """Every store port over one in-memory database."""
 
     def __init__(self) -> None:
-        colls = _Collections()
+        colls = Collections()
         self.documents = InMemoryDocuments(colls)
         self.outbox = InMemoryOutbox(colls)
         self.counts = InMemoryCounts(colls)

@@ -1,0 +1,236 @@
+"""The `data` of each inbound event type (contract 2 and 7): fields, bounds and the rules a
+single message can be checked against (dates in order, capacities in order, one template id
+once). Strict: a number is never accepted for a string, nor a string for a number."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.types import Identifier, IsoDate, Percent, Text
+
+__all__ = [
+    "MAX_CAPACITY",
+    "MAX_WAITING_DAYS",
+    "MUTABLE_BATCH_FIELDS",
+    "AssessmentSubmittedData",
+    "BatchCancelledData",
+    "BatchCreatedData",
+    "BatchUpdatedData",
+    "CertificateTemplate",
+    "ContentCompletedData",
+    "ContentProgressData",
+    "CoursePublishedData",
+    "EnrolmentCancelledData",
+    "EnrolmentCreatedData",
+    "Ids",
+    "TemplateCriteria",
+    "Templates",
+]
+
+_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
+_MAX_LIST = 10_000
+MAX_CAPACITY = 1_000_000  # seats; larger is a publisher's mistake, not a cohort
+MAX_WAITING_DAYS = 36_500  # a century: keeps every deadline a representable date
+
+
+class _Data(BaseModel):
+    model_config = _STRICT
+
+
+class TemplateCriteria(_Data):
+    """What a learner must reach for a certificate template."""
+
+    completionPercent: Percent = 100.0
+    minScorePercent: Percent | None = None
+
+
+class CertificateTemplate(_Data):
+    """A certificate a batch awards, with its criteria."""
+
+    templateId: Identifier
+    name: Text | None = None
+    criteria: TemplateCriteria = TemplateCriteria()
+
+
+Templates = Annotated[list[CertificateTemplate], Field(max_length=100)]
+Ids = Annotated[list[Identifier], Field(max_length=_MAX_LIST)]
+
+
+def _ordered(start: str | None, enrol_end: str | None, end: str | None) -> None:
+    """Contract 2: startDate <= enrollmentEndDate <= endDate where present."""
+    present = [d for d in (start, enrol_end, end) if d is not None]
+    if present != sorted(present):
+        raise ValueError("dates out of order: need startDate <= enrollmentEndDate <= endDate")
+
+
+def _unique_templates(templates: list[CertificateTemplate]) -> None:
+    ids = [t.templateId for t in templates]
+    if len(ids) != len(set(ids)):
+        raise ValueError("certificateTemplates has a templateId twice")
+
+
+class CoursePublishedData(_Data):
+    courseId: Identifier
+    leafNodes: Annotated[list[Identifier], Field(min_length=1, max_length=_MAX_LIST)]
+    assessments: Ids
+    name: Text | None = None
+
+
+Seats = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
+Minimum = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
+WaitingDays = Annotated[int, Field(ge=0, le=MAX_WAITING_DAYS)]
+
+
+def _capacities(minimum: int | None, maximum: int | None) -> None:
+    """Contract 7: minimumCapacity <= maximumCapacity where both are set."""
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise ValueError("minimumCapacity must not exceed maximumCapacity")
+
+
+class BatchCreatedData(_Data):
+    batchId: Identifier
+    courseId: Identifier
+    name: Text
+    enrollmentType: Literal["open", "invite-only"]
+    startDate: IsoDate
+    endDate: IsoDate | None
+    enrollmentEndDate: IsoDate | None
+    mentors: Ids
+    createdBy: Identifier | None = None
+    certificateTemplates: Templates
+    # Contract 7 (v1.1): capacity, waitlist and auto-cancellation (Zoho People's names).
+    maximumCapacity: Seats | None = None
+    minimumCapacity: Minimum | None = None
+    allowWaitlisting: bool = False
+    cancelBatchWhenMinimumCapacityIsNotMet: bool = False
+    waitingTimeForCancellation: WaitingDays = 0
+    waitingTimeUnitForCancellation: Literal["day"] = "day"
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchCreatedData:
+        _ordered(self.startDate, self.enrollmentEndDate, self.endDate)
+        _unique_templates(self.certificateTemplates)
+        _capacities(self.minimumCapacity, self.maximumCapacity)
+        return self
+
+
+MUTABLE_BATCH_FIELDS = (
+    "name",
+    "enrollmentType",
+    "startDate",
+    "endDate",
+    "enrollmentEndDate",
+    "mentors",
+    "createdBy",
+    "certificateTemplates",
+    "maximumCapacity",
+    "minimumCapacity",
+    "allowWaitlisting",
+    "cancelBatchWhenMinimumCapacityIsNotMet",
+    "waitingTimeForCancellation",
+    "waitingTimeUnitForCancellation",
+)
+
+
+_NOT_NULLABLE = (
+    "name",
+    "enrollmentType",
+    "startDate",
+    "mentors",
+    "certificateTemplates",
+    "allowWaitlisting",
+    "cancelBatchWhenMinimumCapacityIsNotMet",
+    "waitingTimeForCancellation",
+    "waitingTimeUnitForCancellation",
+)
+
+
+class BatchUpdatedData(_Data):
+    """Any subset of the mutable batch fields; absent fields keep their value.
+
+    `courseId` is not mutable; it is read only to reject an update that tries to change it.
+    """
+
+    batchId: Identifier
+    courseId: Identifier | None = None
+    name: Text | None = None
+    enrollmentType: Literal["open", "invite-only"] | None = None
+    startDate: IsoDate | None = None
+    endDate: IsoDate | None = None
+    enrollmentEndDate: IsoDate | None = None
+    mentors: Ids | None = None
+    createdBy: Identifier | None = None
+    certificateTemplates: Templates | None = None
+    maximumCapacity: Seats | None = None
+    minimumCapacity: Minimum | None = None
+    allowWaitlisting: bool | None = None
+    cancelBatchWhenMinimumCapacityIsNotMet: bool | None = None
+    waitingTimeForCancellation: WaitingDays | None = None
+    waitingTimeUnitForCancellation: Literal["day"] | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The mutable fields this update sets (present in the message, null included)."""
+        return {f: getattr(self, f) for f in MUTABLE_BATCH_FIELDS if f in self.model_fields_set}
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchUpdatedData:
+        for field in _NOT_NULLABLE:
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        if self.certificateTemplates is not None:
+            _unique_templates(self.certificateTemplates)
+        _capacities(self.minimumCapacity, self.maximumCapacity)
+        return self
+
+
+class BatchCancelledData(_Data):
+    batchId: Identifier
+    reason: Text | None = None
+
+
+class EnrolmentCreatedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    courseId: Identifier | None = None
+    enrolledBy: Identifier | None = None  # v1.1: who enrolled the learner
+
+
+class EnrolmentCancelledData(_Data):
+    batchId: Identifier
+    userId: Identifier
+
+
+class ContentProgressData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    contentId: Identifier
+    progress: Percent
+
+
+class ContentCompletedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    contentId: Identifier
+
+
+class AssessmentSubmittedData(_Data):
+    batchId: Identifier
+    userId: Identifier
+    assessmentId: Identifier
+    attemptId: Identifier
+    score: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    maxScore: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _check(self) -> AssessmentSubmittedData:
+        if self.score > self.maxScore:
+            raise ValueError("score > maxScore")
+        return self
+
+    @property
+    def percent(self) -> float:
+        """100 x score / maxScore; dividing first keeps a full score at exactly 100 and a huge
+        score finite."""
+        return 100.0 * (self.score / self.maxScore)
