@@ -27,9 +27,11 @@ the service has folded the event. Reads come from the documents. Errors are RFC 
 details with a stable `code`. Authenticate with a bearer JWT (`sub`, `roles`)."""
 
 
-def create_app(deps: ApiDeps, *, extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
-    """The app over these collaborators (`extra_routers`: the probes, metrics, Sunbird's
-    routes: whatever the composition root adds)."""
+def create_app(
+    deps: ApiDeps, *, api: bool = True, extra_routers: tuple[APIRouter, ...] = ()
+) -> FastAPI:
+    """The app over these collaborators: the API's routes (unless `api` is false) and
+    `extra_routers` (the probes and metrics the composition root adds)."""
     app = FastAPI(
         title="Batch Service",
         version=API_VERSION,
@@ -42,7 +44,7 @@ def create_app(deps: ApiDeps, *, extra_routers: tuple[APIRouter, ...] = ()) -> F
     install_problem_handlers(app)
     install_openapi(app)
     native = (routes_batches.router, routes_enrolments.router, routes_progress.router)
-    for router in (*native, routes_sunbird.router):
+    for router in (*native, routes_sunbird.router) if api else ():
         app.include_router(router)
     for extra in extra_routers:
         app.include_router(extra)

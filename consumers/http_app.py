@@ -28,4 +28,4 @@ async def http_app(service: Service) -> AsyncIterator[FastAPI]:
         deps = ApiDeps(
             settings, service.stores, commands, service.clock, Authenticator(settings), limiter
         )
-        yield create_app(deps)
+        yield create_app(deps, api=settings.api_enabled)
