@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint schemas bench faults demo fuzz-api clean
+.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults demo fuzz-api clean
 
 help:
 	@echo "make run        - start the local stack (if no servers are configured) and the service"
@@ -58,6 +58,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	bash deploy/check.sh
+
+# The Helm chart, alert rules, dashboard, Dockerfile and compose file (deploy/check.sh; the first
+# run builds a pinned helm into deploy/.bin with go install, a few minutes).
+lint-deploy: venv
+	bash deploy/check.sh
 
 schemas: venv
 	$(BIN)/python -m schemas.export
