@@ -3,6 +3,16 @@
 from api.app import API_VERSION, create_app
 from api.auth import Authenticator, Caller
 from api.deps import ApiDeps
+from api.probes import ProbeSources, probes_router
 from api.ratelimit import RateLimiter
 
-__all__ = ["API_VERSION", "ApiDeps", "Authenticator", "Caller", "RateLimiter", "create_app"]
+__all__ = [
+    "API_VERSION",
+    "ApiDeps",
+    "Authenticator",
+    "Caller",
+    "ProbeSources",
+    "RateLimiter",
+    "create_app",
+    "probes_router",
+]

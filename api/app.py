@@ -3,6 +3,7 @@ answer and log line, OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/docs`.""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from api import routes_batches, routes_enrolments, routes_progress, routes_sunbird
 from api.deps import ApiDeps
 from api.openapi_doc import install_openapi
+from api.probes import PROBE_PATHS
 from api.problems import INTERNAL_ERROR, install_problem_handlers, problem_response
 
 __all__ = ["API_VERSION", "create_app"]
@@ -67,7 +69,8 @@ async def _request_id(
         except Exception as exc:  # an unhandled error: logged whole, answered without internals
             log.error("request_failed", exc_info=exc)
             response = problem_response(request, INTERNAL_ERROR)
-        log.info(
+        log.log(
+            logging.DEBUG if request.url.path in PROBE_PATHS else logging.INFO,
             "http_request",
             method=request.method,
             path=request.url.path,

@@ -8,7 +8,7 @@ publisher) and keep the rest real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -22,11 +22,13 @@ from producers.sdk import BatchEventPublisher
 from producers.topics import ensure_topics
 from schemas.topics import Topics
 from services.clock import SystemClock
+from services.errors import BatchServiceError
 from services.pipeline import Pipeline
 from services.ports import Clock, EventPublisher, Stores
 from services.retry import RetryPolicy
 from services.settings import Settings
 from services.storage import MongoStore
+from telemetry import Health, Metrics, MetricsObserver
 
 __all__ = [
     "Service",
@@ -51,17 +53,61 @@ class Service:
     pipeline: Pipeline
     retry: RetryPolicy
     clock: Clock
+    metrics: Metrics
+    health: Health
 
     def consumer_loop(self, consumer: AIOKafkaConsumer | None = None) -> ConsumerLoop:
         """The group member that feeds the pipeline (a consumer of the group by default)."""
         consumer = consumer or make_consumer(self.settings, group_id=self.settings.group_id)
-        return ConsumerLoop(consumer, self.pipeline, self.topics, self.settings, self.retry)
+        return ConsumerLoop(
+            consumer,
+            self.pipeline,
+            self.topics,
+            self.settings,
+            self.retry,
+            metrics=self.metrics,
+            health=self.health,
+        )
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's answer (`ok`, or why not), within `readiness_timeout_s` each; the
+        consumer's assignment when this process consumes (contract 10: `/readyz`)."""
+        checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "mongodb": self.stores.maintenance.ping,
+            "kafka": self.publisher.reachable,
+        }
+        answers = {}
+        for name, check in checks.items():
+            try:
+                async with asyncio.timeout(self.settings.readiness_timeout_s):
+                    await check()
+                answers[name] = "ok"
+            except (BatchServiceError, TimeoutError) as exc:
+                answers[name] = f"unavailable: {type(exc).__name__}"
+        if self.health.needs_partitions:
+            answers["partitions"] = "assigned" if self.health.assigned else "not assigned yet"
+        return answers
 
 
-def retry_policy(settings: Settings, stop: asyncio.Event | None = None) -> RetryPolicy:
-    """The one retry policy of a process: transient errors retried, logged, then given up."""
+def retry_policy(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    metrics: Metrics | None = None,
+    health: Health | None = None,
+) -> RetryPolicy:
+    """The one retry policy of a process: transient errors retried, logged (and counted, and
+    taken as a sign of life: waiting for a dependency is not being stuck), then given up."""
+
+    def on_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("retrying", attempt=state.attempt_number, error=repr(error))
+        if metrics is not None:
+            metrics.retries.labels(type(error).__name__).inc()
+        if health is not None:
+            health.beat()
+
     return RetryPolicy(
-        settings.retry_max_elapsed_s, settings.retry_backoff_max_s, stop, on_retry=_log_retry
+        settings.retry_max_elapsed_s, settings.retry_backoff_max_s, stop, on_retry=on_retry
     )
 
 
@@ -119,7 +165,8 @@ async def bootstrap(
 ) -> AsyncIterator[Service]:
     """Connect what is not given (MongoDB with its indexes, the topics, the Kafka producer),
     wire it, and close it all on exit. Connecting is retried like any transient error."""
-    retry = retry or retry_policy(settings, stop)
+    metrics, health = Metrics(), Health(settings.liveness_timeout_s)
+    retry = retry or retry_policy(settings, stop, metrics, health)
     topics = Topics(settings.topic_prefix)
     async with AsyncExitStack() as closing:
         if stores is None:
@@ -130,9 +177,13 @@ async def bootstrap(
             publisher = await closing.enter_async_context(_kafka_publisher(settings, topics, retry))
         clock = clock or SystemClock()
         pipeline = Pipeline(
-            stores, publisher, clock=clock, auto_cancel_grace_s=settings.auto_cancel_grace_s
+            stores,
+            publisher,
+            clock=clock,
+            observer=MetricsObserver(metrics),
+            auto_cancel_grace_s=settings.auto_cancel_grace_s,
         )
-        yield Service(settings, topics, stores, publisher, pipeline, retry, clock)
+        yield Service(settings, topics, stores, publisher, pipeline, retry, clock, metrics, health)
 
 
 @asynccontextmanager
@@ -150,8 +201,3 @@ async def _kafka_publisher(
         yield kafka
     finally:
         await kafka.stop()
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning("retrying", attempt=state.attempt_number, error=repr(error))

@@ -1,4 +1,5 @@
-"""structlog for JSON lines on stdout: topic, partition, offset and event id; never payloads.
+"""structlog for JSON lines on stdout: topic, partition, offset and event id, the trace and
+span ids when tracing; never payloads.
 
 Library loggers (aiokafka, pymongo) go through the same renderer, so every line is JSON.
 """
@@ -10,6 +11,8 @@ import sys
 
 import structlog
 
+from telemetry import add_trace_ids
+
 __all__ = ["configure_logging"]
 
 
@@ -19,6 +22,7 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
     ]
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, _render()],

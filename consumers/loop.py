@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +18,7 @@ from aiokafka.errors import (
     RebalanceInProgressError,
 )
 
+from consumers.lag import LagGauge
 from consumers.parsing import parse_record
 from consumers.topic_watch import TopicWatch, report_offsets_beyond_end
 from producers.kafka import kafka_errors
@@ -26,6 +28,7 @@ from services.pipeline import Pipeline
 from services.ports import Received
 from services.retry import RetryPolicy
 from services.settings import Settings
+from telemetry import Health, Metrics, MetricsObserver
 
 __all__ = ["ConsumerLoop", "commit_errors"]
 
@@ -47,16 +50,19 @@ async def commit_errors() -> AsyncIterator[None]:
 class _WaitForBatchInHand(ConsumerRebalanceListener):
     """Partitions are given up only after the batch in hand is persisted and committed."""
 
-    def __init__(self, lock: asyncio.Lock, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, lock: asyncio.Lock, consumer: AIOKafkaConsumer, lag: LagGauge) -> None:
         self._lock = lock
         self._consumer = consumer
+        self._lag = lag
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self._lock:
             log.info("partitions_revoked", partitions=_names(revoked))
+            self._lag.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions_assigned", partitions=_names(assigned))
+        self._lag.assigned(assigned)
         try:
             await report_offsets_beyond_end(self._consumer, assigned)
         except (KafkaError, OSError) as exc:  # only a report: the reset happens regardless
@@ -73,14 +79,21 @@ class ConsumerLoop:
         topics: Topics,
         settings: Settings,
         retry: RetryPolicy,
+        *,
+        metrics: Metrics | None = None,
+        health: Health | None = None,
     ) -> None:
         self._consumer = consumer
         self._pipeline = pipeline
         self._topics = topics
         self._settings = settings
         self._retry = retry
+        self._metrics = metrics or Metrics()
+        self._health = health or Health(settings.liveness_timeout_s)
+        self._observer = MetricsObserver(self._metrics)
         self._lock = asyncio.Lock()
-        self.listener = _WaitForBatchInHand(self._lock, consumer)
+        self._lag = LagGauge(consumer, self._metrics, self._health)
+        self.listener = _WaitForBatchInHand(self._lock, consumer, self._lag)
         self._watch = TopicWatch(topics.inbound)
 
     async def start(self) -> None:
@@ -98,10 +111,12 @@ class ConsumerLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in hand is always finished and committed first."""
+        self._health.consuming = True
         await self._retry.run(self._relay)
         await self._retry.run(self._tick)
         relayed_at = counted_at = watched_at = ticked_at = time.monotonic()
         while not stop.is_set():
+            self._health.beat()
             batch = await self._consumer.getmany(
                 timeout_ms=self._settings.poll_timeout_ms,
                 max_records=self._settings.poll_max_records,
@@ -109,20 +124,25 @@ class ConsumerLoop:
             if batch:
                 async with self._lock:
                     await self._handle(batch)
+            await self._lag.update()
             now = time.monotonic()
             if not batch or now - counted_at > self._settings.recount_interval_s:
-                await self._retry.run(self._pipeline.idle)
+                await self._step("idle", self._pipeline.idle)
                 counted_at = now
             if now - relayed_at > self._settings.relay_interval_s:
-                await self._retry.run(self._relay)
+                await self._step("relay", self._relay)
                 relayed_at = now
             if now - watched_at > self._settings.metadata_max_age_ms / 1000:
                 self._watch.look(self._consumer)
                 watched_at = now
             if now - ticked_at > self._settings.status_refresh_s:
-                await self._retry.run(self._tick)
+                await self._step("tick", self._tick)
                 ticked_at = now
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
+
+    async def _step(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        with self._observer.step(name):
+            await self._retry.run(work)
 
     async def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         received = [
@@ -130,23 +150,32 @@ class ConsumerLoop:
             for records in batch.values()
             for record in records
         ]
-        for bad in (r for r in received if r.event is None):
-            log.warning("dead_letter", **_where(bad), reason=bad.reason)
-        report = await self._retry.run(lambda: self._pipeline.handle(received))  # persist, publish
-        await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
-        log.info(
-            "batch_done",
-            records=report.events,
-            dead_letters=report.dead_letters,
-            enrolments_written=report.enrolments_written,
-            certificates=len(report.certificates),
-            statuses=len(report.announced) - len(report.certificates),
-            offsets={f"{tp.topic}:{tp.partition}": rs[-1].offset for tp, rs in batch.items()},
-        )
-        for event_id in report.certificates:
-            log.info("certificate_published", event_id=event_id)
+        self._metrics.poll_records.observe(len(received))
+        with self._observer.step("poll"):  # its log lines carry the poll's trace id
+            for bad in (r for r in received if r.event is None):
+                log.warning("dead_letter", **_where(bad), reason=bad.reason)
+            report = await self._retry.run(lambda: self._pipeline.handle(received))
+            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+            with self._observer.step("commit"):
+                committed = await self._commit(offsets)
+            log.info(
+                "batch_done",
+                records=report.events,
+                dead_letters=report.dead_letters,
+                enrolments_written=report.enrolments_written,
+                certificates=len(report.certificates),
+                statuses=len(report.announced) - len(report.certificates),
+                offsets={f"{tp.topic}:{tp.partition}": rs[-1].offset for tp, rs in batch.items()},
+            )
+            for event_id in report.certificates:
+                log.info("certificate_published", event_id=event_id)
+        if committed:
+            self._lag.committed(offsets)
+            folded = Counter(r.topic for r in received if r.event is not None)
+            for topic, count in folded.items():
+                self._metrics.folded.labels(topic).inc(count)
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> bool:
         async def commit() -> None:
             async with commit_errors():
                 await self._consumer.commit(offsets)
@@ -157,6 +186,9 @@ class ConsumerLoop:
             # The partitions moved to another member, which re-reads from the last commit;
             # folding is idempotent, so the repeat is harmless.
             log.warning("commit_lost_to_rebalance", error=str(exc))
+            return False
+        self._metrics.committed()
+        return True
 
     async def _relay(self) -> None:
         for event_id in await self._pipeline.relay_pending():

@@ -25,6 +25,7 @@ def parse_record(record: Any, topics: Topics, max_event_bytes: int) -> Received:
         "key": record.key,
         "value": value,
         "headers": tuple(record.headers or ()),
+        "timestamp_ms": record.timestamp if record.timestamp and record.timestamp > 0 else None,
     }
     if value is None:
         return Received(**base, reason="empty: the message has no value")

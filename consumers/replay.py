@@ -14,7 +14,7 @@ import asyncio
 import functools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -79,17 +79,22 @@ class _Counting:
         self.certificates = 0
         self.statuses = 0
 
-    async def announce(self, events: Sequence[Announcement]) -> None:
+    async def announce(
+        self, events: Sequence[Announcement], traces: Mapping[str, str] | None = None
+    ) -> None:
         self.certificates += sum(isinstance(e, CertificateEligible) for e in events)
         self.statuses += sum(not isinstance(e, CertificateEligible) for e in events)
         if self._announce is not None:
-            await self._announce.announce(events)
+            await self._announce.announce(events, traces)
 
     async def publish_fact(self, event: BatchCancelled) -> None:
         raise AssertionError("a replay folds facts; it never decides new ones")
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         self.dead_letters += len(letters)
+
+    async def reachable(self) -> None:
+        pass
 
 
 async def run_replay(args: argparse.Namespace, settings: Settings) -> int:

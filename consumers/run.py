@@ -13,6 +13,7 @@ from consumers.http_server import HttpServer
 from consumers.logs import configure_logging
 from consumers.upgrade import upgrade_documents
 from services.settings import Settings
+from telemetry import tracing
 
 __all__ = ["run_service", "stop_on_signals"]
 
@@ -34,7 +35,15 @@ async def run_service(settings: Settings, *, consume: bool = True) -> int:
     configure_logging(settings.log_level)
     stop = stop_on_signals()
     log.info("starting", kafka=settings.kafka_bootstrap, db=settings.db, group=settings.group_id)
+    with tracing(settings) as traced:
+        if traced:
+            log.info("tracing", endpoint=settings.otlp_endpoint, ratio=settings.trace_sample_ratio)
+        return await _serve(settings, stop, consume)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, consume: bool) -> int:
     async with bootstrap(settings, stop=stop) as service, http_app(service) as app:
+        service.health.needs_partitions = consume
         server = HttpServer(app, settings.http_host, settings.http_port)
         await server.start()
         try:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import functools
+import re
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 
 from schemas.events import BatchCancelled
-from schemas.outbound import Announcement, CertificateEligible, DlqHeader
+from schemas.outbound import TRACEPARENT, Announcement, CertificateEligible, DlqHeader
 from schemas.topics import Topics
 from services.errors import KafkaUnavailable, PublishUnavailable
 from services.ports import DeadLetter
 from services.settings import Settings
+from telemetry import kafka_sends_traced
 
 __all__ = [
     "DLQ_HEADROOM_BYTES",
@@ -29,6 +34,8 @@ __all__ = [
 _MAX_REASON = 1000
 # A dead letter is the original value plus headers: room for them above the largest value.
 DLQ_HEADROOM_BYTES = 65_536
+# W3C trace context: version, trace id, parent id, flags (all-zero ids are invalid).
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:
@@ -112,19 +119,42 @@ class KafkaPublisher(AsyncLifecycle):
         """Flush and disconnect."""
         await self._producer.stop()
 
-    async def announce(self, events: Sequence[Announcement]) -> None:
+    async def announce(
+        self, events: Sequence[Announcement], traces: Mapping[str, str] | None = None
+    ) -> None:
         """Announcements keyed by userId: `certificate.eligible` to the certificate topic,
-        `enrolment.*` to the enrolment-status topic."""
-        await self._send_all(
-            self._producer.send(
-                self._topics.certificates
-                if isinstance(e, CertificateEligible)
-                else self._topics.enrolment_status,
-                value=e.model_dump_json().encode(),
-                key=e.data.userId.encode(),
-            )
-            for e in events
+        `enrolment.*` to the enrolment-status topic. An event decided by a fact that carried a
+        `traceparent` carries it on: as is, or (tracing on) as the parent of its send span."""
+        traces = traces or {}
+        await self._send_all(self._send_announcement(e, traces.get(e.id)) for e in events)
+
+    async def _send_announcement(self, event: Announcement, traceparent: str | None) -> Any:
+        topic = (
+            self._topics.certificates
+            if isinstance(event, CertificateEligible)
+            else self._topics.enrolment_status
         )
+        send = functools.partial(
+            self._producer.send,
+            topic,
+            value=event.model_dump_json().encode(),
+            key=event.data.userId.encode(),
+        )
+        if traceparent is None or not _TRACEPARENT.match(traceparent):
+            return await send()
+        if not kafka_sends_traced():
+            return await send(headers=[(TRACEPARENT, traceparent.encode())])
+        parent = propagate.extract({TRACEPARENT: traceparent})
+        token = otel_context.attach(parent)  # the instrumented send injects its child span
+        try:
+            return await send(headers=[])
+        finally:
+            otel_context.detach(token)
+
+    async def reachable(self) -> None:
+        """Raises unless the cluster answers a metadata request (readiness)."""
+        async with kafka_errors():
+            await self._producer.client.fetch_all_metadata()
 
     async def publish_fact(self, event: BatchCancelled) -> None:
         """A fact of the service's own (the automatic cancellation) to `lms.batch.v1`, keyed

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CERTIFICATE_NAMESPACE",
+    "TRACEPARENT",
     "Announcement",
     "CertificateEligible",
     "CertificateEligibleData",
@@ -115,3 +116,12 @@ class DlqHeader:
     SOURCE_OFFSET = "dlq-source-offset"
     REASON = "dlq-reason"
     EVENT_ID = "dlq-event-id"
+
+
+TRACEPARENT = "traceparent"
+"""The W3C trace-context header: carried from the fact that decided an announcement to it."""
+
+
+REDRIVEN_FROM = "batch-service-redriven-from"
+"""The header on a dead letter sent back by `batch-service dlq redrive`: `<dlq topic>:<partition>:
+<offset>` of the letter. A batch event so marked, rejected before, is tried again."""

@@ -12,8 +12,17 @@ from datetime import datetime
 from functools import reduce
 
 from schemas.documents import EnrolmentDoc, batch_of_key, enrolment_key
-from schemas.events import BatchCancelled, BatchCreated, BatchUpdated, CoursePublished, LearnerEvent
+from schemas.events import (
+    BatchCancelled,
+    BatchCreated,
+    BatchEvent,
+    BatchUpdated,
+    CoursePublished,
+    LearnerEvent,
+)
+from schemas.outbound import REDRIVEN_FROM
 from services.domain import (
+    Redriven,
     add_facts,
     apply_batch_events,
     apply_course_event,
@@ -23,8 +32,9 @@ from services.domain import (
     settle,
 )
 from services.errors import DocumentKeptChanging
+from services.observing import QUIET
 from services.ordering import in_batch_order
-from services.ports import DeadLetter, Received, Stores
+from services.ports import DeadLetter, Observer, Received, Stores
 from services.rules_snapshot import RulesSnapshot
 
 __all__ = ["BATCH_EVENTS", "PollFold"]
@@ -37,8 +47,11 @@ Facts = Mapping[str, Sequence[LearnerEvent]]
 class PollFold:
     """The state of one `Pipeline.handle` call: what was touched and what was decided."""
 
-    def __init__(self, stores: Stores, max_rounds: int, now: datetime) -> None:
+    def __init__(
+        self, stores: Stores, max_rounds: int, now: datetime, observer: Observer = QUIET
+    ) -> None:
         self.stores = stores
+        self.observer = observer
         self.documents = stores.documents
         self.max_rounds = max_rounds
         self.now = now
@@ -82,12 +95,16 @@ class PollFold:
         return letters
 
     async def _save_batch(self, batch_id: str, items: list[Received]) -> list[DeadLetter]:
+        arrivals = [_arrival(r) for r in items]
         events = [r.event for r in items if isinstance(r.event, BATCH_EVENTS)]
+        ids = [e.id for e in events]
         source = {id(r.event): r for r in items}
+        redriven = {a.event.id for a in arrivals if isinstance(a, Redriven)}
         for _ in range(self.max_rounds):
             old = (await self.documents.get_batches([batch_id])).get(batch_id)
-            applied = await self.documents.applied_batch_events(batch_id, [e.id for e in events])
-            fold = apply_batch_events(old, events, applied)
+            applied = await self.documents.applied_batch_events(batch_id, ids)
+            refused = await self.documents.rejected_batch_events(batch_id, redriven & applied)
+            fold = apply_batch_events(old, arrivals, applied, refused)
             new = fold.batch
             if new is not None:
                 new = new.model_copy(update={"status": batch_status(new, self.now)})
@@ -99,7 +116,7 @@ class PollFold:
                 self.touched.add(batch_id)
             # Remembered after the save: a crash in between re-applies the newest events of
             # the batch once more, in order, which leaves it as it is.
-            await self.documents.remember_batch_events(batch_id, fold.consumed)
+            await self.documents.remember_batch_events(batch_id, fold.consumed, fold.refused)
             if marks:
                 await self.refresh_batches([batch_id])
                 await self.stores.refresh.clear(marks)
@@ -137,9 +154,11 @@ class PollFold:
             rules = await self._rules({batch_of_key(k) for k in keys} | whole)
             whole |= {b for b in rules.batches if needs_whole_roster(rules.batches[b])}
             async with self._rosters_locked(whole):
-                docs = await self._load(keys, whole)
+                with self.observer.step("load"):
+                    docs = await self._load(keys, whole)
                 changed = self._settled(docs, keys, facts, rules)
-                conflicts = await self.documents.save_enrolments(changed)
+                with self.observer.step("save"):
+                    conflicts = await self.documents.save_enrolments(changed)
             saved = [d for d in changed if d.key not in conflicts]
             self._record(saved)
             stale = (await self._rules({d.batchId for d in saved})).changed_since(rules)
@@ -207,6 +226,15 @@ class PollFold:
         batches = await self.documents.get_batches(batch_ids)
         courses = await self.documents.get_courses({b.courseId for b in batches.values()})
         return RulesSnapshot(batches, courses)
+
+
+def _arrival(received: Received) -> BatchEvent | Redriven:
+    """A batch event as it arrived: sent back by an operator's redrive, or not."""
+    event = received.event
+    assert isinstance(event, BATCH_EVENTS)
+    if any(key == REDRIVEN_FROM for key, _ in received.headers):
+        return Redriven(event)
+    return event
 
 
 def _new(key: str, events: Sequence[LearnerEvent]) -> EnrolmentDoc:

@@ -8,15 +8,17 @@ be repeated after a crash: the fold is idempotent and the outbox survives.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.documents import EnrolmentDoc
+from schemas.documents import EnrolmentDoc, enrolment_key
 from schemas.events import CoursePublished
+from schemas.outbound import TRACEPARENT
 from services.clock import SystemClock
 from services.convergence import BATCH_EVENTS, PollFold
 from services.domain import auto_cancellation, batch_status
-from services.ports import Clock, DeadLetter, EventPublisher, Received, Stores
+from services.observing import QUIET
+from services.ports import Clock, DeadLetter, EventPublisher, Observer, Received, Stores
 
 __all__ = ["Pipeline", "Report"]
 
@@ -27,6 +29,7 @@ class Report:
 
     events: int = 0
     dead_letters: int = 0
+    letters: list[tuple[str, str]] = field(default_factory=list)  # (source topic, reason)
     enrolments_written: int = 0
     announced: list[str] = field(default_factory=list)  # event ids of every announcement
     certificates: list[str] = field(default_factory=list)  # those of certificate.eligible
@@ -42,12 +45,14 @@ class Pipeline:
         publisher: EventPublisher,
         *,
         clock: Clock | None = None,
+        observer: Observer = QUIET,
         max_rounds: int = 25,
         auto_cancel_grace_s: float = 300.0,
     ) -> None:
         self._stores = stores
         self._publisher = publisher
         self._clock = clock or SystemClock()
+        self._observer = observer
         self._max_rounds = max_rounds
         self._grace_s = auto_cancel_grace_s
         self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
@@ -59,18 +64,21 @@ class Pipeline:
         run = self._poll_fold()
         letters = [DeadLetter(r, r.reason or "invalid") for r in received if r.event is None]
         good = [r for r in received if r.event is not None]
-        await run.courses([r for r in good if isinstance(r.event, CoursePublished)])
-        letters += await run.batches([r for r in good if isinstance(r.event, BATCH_EVENTS)])
-        await run.learners(
-            [r for r in good if not isinstance(r.event, (CoursePublished, *BATCH_EVENTS))]
-        )
+        learners = [r for r in good if not isinstance(r.event, (CoursePublished, *BATCH_EVENTS))]
+        with self._observer.step("fold"):
+            await run.courses([r for r in good if isinstance(r.event, CoursePublished)])
+            letters += await run.batches([r for r in good if isinstance(r.event, BATCH_EVENTS)])
+            await run.learners(learners)
+            # Counts are recounted when idle (or every few seconds): scanning per poll is costly.
+            await self._stores.counts.mark_stale(run.touched)
         report.enrolments_written = run.enrolments_written
-        # Counts are recounted when idle (or every few seconds): scanning per poll is costly.
-        await self._stores.counts.mark_stale(run.touched)
         # Persisted. Now publish.
-        await self._publisher.dead_letter(letters)
+        with self._observer.step("publish"):
+            await self._publisher.dead_letter(letters)
+        self._observer.dead_lettered(letters)
         report.dead_letters = len(letters)
-        await self._announce(run.outboxed.values(), report)
+        report.letters = [(d.source.topic, d.reason) for d in letters]
+        await self._announce(run.outboxed.values(), report, _facts_by_learner(learners))
         return report
 
     async def idle(self) -> None:
@@ -128,14 +136,57 @@ class Pipeline:
         return report.announced
 
     def _poll_fold(self) -> PollFold:
-        return PollFold(self._stores, self._max_rounds, self._clock.now())
+        return PollFold(self._stores, self._max_rounds, self._clock.now(), self._observer)
 
-    async def _announce(self, docs: Iterable[EnrolmentDoc], report: Report) -> None:
+    async def _announce(
+        self,
+        docs: Iterable[EnrolmentDoc],
+        report: Report,
+        facts: Mapping[str, Sequence[Received]] | None = None,
+    ) -> None:
+        """Publish the outboxes of these documents, then empty them. `facts`: each learner's
+        facts in this poll, which decided the announcements (their trace context and time go
+        with them)."""
         docs = [d for d in docs if d.outbox]
         events = [e for d in docs for e in d.outbox]
         if not events:
             return
-        await self._publisher.announce(events)
-        await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
+        traces: dict[str, str] = {}
+        times: dict[str, int] = {}
+        for doc in docs:
+            deciding = (facts or {}).get(doc.key, ())
+            trace, at = _trace_of(deciding), max((r.timestamp_ms or 0 for r in deciding), default=0)
+            for event in doc.outbox:
+                if trace:
+                    traces[event.id] = trace
+                if at:
+                    times[event.id] = at
+        with self._observer.step("publish"):
+            await self._publisher.announce(events, traces)
+        self._observer.announced(events, times)
+        with self._observer.step("acknowledge"):
+            await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
         report.announced += [e.id for e in events]
         report.certificates += [e.id for e in events if e.type == "certificate.eligible"]
+
+
+def _facts_by_learner(received: Sequence[Received]) -> dict[str, list[Received]]:
+    by_key: dict[str, list[Received]] = {}
+    for r in received:
+        assert r.event is not None and not isinstance(r.event, (CoursePublished, *BATCH_EVENTS))
+        by_key.setdefault(enrolment_key(r.event.data.batchId, r.event.data.userId), []).append(r)
+    return by_key
+
+
+def _trace_of(facts: Sequence[Received]) -> str | None:
+    """The trace context of the fact that decided: of the learner's facts in the poll that
+    carry one, the latest in business time (the one that completed the learner, typically)."""
+    traced = [(r.event.time, i, tp) for i, r in enumerate(facts) if r.event and (tp := _header(r))]
+    return max(traced)[2] if traced else None
+
+
+def _header(received: Received) -> str | None:
+    for key, value in received.headers:
+        if key == TRACEPARENT and value:
+            return value.decode("ascii", "replace")
+    return None

@@ -7,7 +7,8 @@ in-memory fake both provide one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ __all__ = [
     "DocumentStore",
     "EventPublisher",
     "MaintenanceStore",
+    "Observer",
     "OutboxStore",
     "RateLimitStore",
     "ReadStore",
@@ -46,6 +48,7 @@ class Received:
     headers: Sequence[tuple[str, bytes]] = ()
     event: Event | None = None
     reason: str | None = None
+    timestamp_ms: int | None = None  # the record's Kafka timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +87,19 @@ class DocumentStore(Protocol):
         ...
 
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        """Which of these events of `lms.batch.v1` the batch has applied already."""
+        """Which of these events of `lms.batch.v1` the batch has consumed already (applied or
+        rejected)."""
         ...
 
-    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
-        """Record that the batch applied these events (idempotent)."""
+    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        """Of these event ids, those remembered as rejected (see `remember_batch_events`)."""
+        ...
+
+    async def remember_batch_events(
+        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
+    ) -> None:
+        """Record that the batch consumed these events, `rejected` ones as rejected and the
+        others as applied (idempotent; the last outcome of an event wins)."""
         ...
 
     async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
@@ -136,6 +147,11 @@ class OutboxStore(Protocol):
 
     async def pending(self, limit: int) -> list[EnrolmentDoc]:
         """Documents with announcements still to publish (at most `limit`)."""
+        ...
+
+    async def stats(self) -> tuple[int, datetime | None]:
+        """How many documents hold announcements, and when the oldest of those was decided
+        (the oldest among the first thousand documents: a bound on the cost of a scrape)."""
         ...
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
@@ -234,6 +250,10 @@ class MaintenanceStore(Protocol):
 
     async def all_batch_ids(self) -> list[str]: ...
 
+    async def ping(self) -> None:
+        """Raises `StoreUnavailable` unless the database answers (readiness)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Stores:
@@ -253,8 +273,11 @@ class Stores:
 class EventPublisher(Protocol):
     """Kafka, seen from the orchestration. Each call returns once the broker acknowledged all."""
 
-    async def announce(self, events: Sequence[Announcement]) -> None:
-        """Certificate events to their topic, enrolment-status events to theirs (by userId)."""
+    async def announce(
+        self, events: Sequence[Announcement], traces: Mapping[str, str] | None = None
+    ) -> None:
+        """Certificate events to their topic, enrolment-status events to theirs (by userId);
+        `traces`: the W3C `traceparent` of the fact behind an event, by event id."""
         ...
 
     async def publish_fact(self, event: BatchCancelled) -> None:
@@ -263,6 +286,28 @@ class EventPublisher(Protocol):
         ...
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    async def reachable(self) -> None:
+        """Raises `PublishUnavailable` unless the cluster answers (readiness)."""
+        ...
+
+
+class Observer(Protocol):
+    """Watches the orchestration (durations, counts, traces) without the orchestration knowing
+    how: `with observer.step("fold"): ...`."""
+
+    def step(self, name: str) -> AbstractContextManager[None]:
+        """Times one step (`fold`, `load`, `save`, `publish`, `acknowledge`, ...)."""
+        ...
+
+    def dead_lettered(self, letters: Sequence[DeadLetter]) -> None:
+        """Letters just published to the dead-letter topic."""
+        ...
+
+    def announced(self, events: Sequence[Announcement], fact_times_ms: Mapping[str, int]) -> None:
+        """Announcements just published; `fact_times_ms`: by event id, the Kafka timestamp of
+        the fact that decided it, when this poll brought that fact."""
+        ...
 
 
 class Clock(Protocol):

@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     )
     api_wait_max_s: float = Field(30.0, gt=0, le=30, description="largest ?wait= accepted")
 
+    # Operating (contract 10, issue 14): probes and traces.
+    liveness_timeout_s: float = Field(
+        120.0, gt=0, description="/healthz fails when the consumer loop did nothing for longer"
+    )
+    readiness_timeout_s: float = Field(2.0, gt=0, description="per check of /readyz")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector (http://host:4318): traces on when set"
+    )
+    trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="traces kept, of new ones")
+
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from schemas.events import BatchCancelled
 from schemas.outbound import Announcement, CertificateEligible, EnrolmentStatusEvent
@@ -20,10 +20,14 @@ class RecordingPublisher:
         self.statuses: list[EnrolmentStatusEvent] = []
         self.facts: list[BatchCancelled] = []
         self.letters: list[DeadLetter] = []
+        self.traces: dict[str, str] = {}  # traceparent by announced event id
         self.down = False
 
-    async def announce(self, events: Sequence[Announcement]) -> None:
+    async def announce(
+        self, events: Sequence[Announcement], traces: Mapping[str, str] | None = None
+    ) -> None:
         self._check()
+        self.traces.update(traces or {})
         for event in events:
             if isinstance(event, CertificateEligible):
                 self.certificates.append(event)
@@ -37,6 +41,9 @@ class RecordingPublisher:
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         self._check()
         self.letters += letters
+
+    async def reachable(self) -> None:
+        self._check()
 
     def _check(self) -> None:
         if self.down:

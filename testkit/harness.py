@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "publish",
     "read_all",
     "read_docs",
+    "run_cli",
 ]
 
 BIN = Path(sys.executable).parent / "batch-service"
@@ -113,16 +114,24 @@ async def publish(
     prefix: str,
     events: Iterable[dict[str, Any]],
     raw: Iterable[tuple[str, bytes | None, bytes | None]] = (),
+    headers: Mapping[str, list[tuple[str, bytes]]] | None = None,
 ) -> list[Any]:
-    """Publish contract events (JSON dicts) on their topics with their keys, then raw messages
-    given as (topic, key, value). Returns the broker's metadata of the raw messages."""
+    """Publish contract events (JSON dicts) on their topics with their keys (and `headers`,
+    by event id), then raw messages given as (topic, key, value). Returns the broker's
+    metadata of the raw messages."""
+    headers = headers or {}
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka, acks="all", linger_ms=5, max_request_size=16_777_216
     )
     await producer.start()
     try:
         futures = [
-            await producer.send(topic_of(e, prefix), json.dumps(e).encode(), key=key_of(e))
+            await producer.send(
+                topic_of(e, prefix),
+                json.dumps(e).encode(),
+                key=key_of(e),
+                headers=headers.get(e["id"]),
+            )
             for e in events
         ]
         raw_futures = [await producer.send(t, v, key=k) for t, k, v in raw]
@@ -233,3 +242,17 @@ def http_address(service: ServiceProcess, timeout_s: float = 30) -> str:
         assert service.proc is not None and service.proc.poll() is None, service.log()[-3000:]
         assert time.monotonic() < deadline, "no http_listening line:\n" + service.log()[-2000:]
         time.sleep(0.1)
+
+
+async def run_cli(env: Env, *args: str, timeout_s: float = 120) -> tuple[int, str, str]:
+    """`batch-service ARGS...` with the environment's settings: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN),
+        *args,
+        env=env.as_environ(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo import InsertOne, ReplaceOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -88,13 +88,25 @@ class MongoDocuments:
             found = await self._guarded.lookup.by_ids(self.batch_events, keys, {"_id": 1})
         return {keys[raw["_id"]] for raw in found}
 
-    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
+    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        keys = {batch_event_key(batch_id, e): e for e in event_ids}
+        async with mongo_errors():
+            found = await self._guarded.lookup.by_ids(self.batch_events, keys, {"rejected": 1})
+        return {keys[raw["_id"]] for raw in found if raw.get("rejected")}
+
+    async def remember_batch_events(
+        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
+    ) -> None:
         writes = [
-            InsertOne({"_id": batch_event_key(batch_id, e), "batchId": batch_id, "eventId": e})
+            UpdateOne(
+                {"_id": batch_event_key(batch_id, e)},
+                {"$set": {"batchId": batch_id, "eventId": e, "rejected": e in rejected}},
+                upsert=True,
+            )
             for e in dict.fromkeys(event_ids)
         ]
         async with mongo_errors():
-            await self._guarded.bulk.write(self.batch_events, writes)  # duplicates: known
+            await self._guarded.bulk.write(self.batch_events, writes)
 
     async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
         # Equality on `status` (indexed; a null also matches documents without the field).

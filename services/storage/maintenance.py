@@ -79,3 +79,7 @@ class MongoMaintenance:
     async def all_batch_ids(self) -> list[str]:
         async with mongo_errors():
             return [raw["_id"] async for raw in self._db["batches"].find({}, {"_id": 1})]
+
+    async def ping(self) -> None:
+        async with mongo_errors():
+            await self._db.command("ping")

@@ -7,7 +7,7 @@ and lets the pipeline be tested without servers. Documents are kept in their sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -81,10 +81,17 @@ class InMemoryDocuments:
         known = self._colls[BATCH_EVENTS]
         return {e for e in event_ids if batch_event_key(batch_id, e) in known}
 
-    async def remember_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> None:
+    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+        known = self._colls[BATCH_EVENTS]
+        return {e for e in event_ids if known.get(batch_event_key(batch_id, e), {}).get("rejected")}
+
+    async def remember_batch_events(
+        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
+    ) -> None:
         for e in event_ids:
             key = batch_event_key(batch_id, e)
-            self._colls[BATCH_EVENTS][key] = {"_id": key, "batchId": batch_id, "eventId": e}
+            raw = {"_id": key, "batchId": batch_id, "eventId": e, "rejected": e in rejected}
+            self._colls[BATCH_EVENTS][key] = raw
 
     def _load(self, name: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:
         coll = self._colls[name]

@@ -7,9 +7,11 @@ import copy
 import itertools
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from schemas.documents import BatchDoc, EnrolmentDoc
+from services.storage.outbox import STATS_SCAN, oldest_entry
 from services.storage.revisions import next_rev
 
 __all__ = [
@@ -46,6 +48,10 @@ class InMemoryOutbox:
     async def pending(self, limit: int) -> list[EnrolmentDoc]:
         found = (r for r in self._colls["enrolments"].values() if r.get("hasOutbox"))
         return [EnrolmentDoc.model_validate(r) for r in itertools.islice(found, limit)]
+
+    async def stats(self) -> tuple[int, datetime | None]:
+        raws = [r for r in self._colls["enrolments"].values() if r.get("hasOutbox")]
+        return len(raws), oldest_entry(raws[:STATS_SCAN])
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
         for key, ids in acks.items():
@@ -231,6 +237,9 @@ class InMemoryMaintenance:
 
     async def all_batch_ids(self) -> list[str]:
         return list(self._colls["batches"])
+
+    async def ping(self) -> None:
+        pass
 
     async def forget_legacy_applied_offsets(self, batch_ids: Iterable[str]) -> None:
         for batch_id in batch_ids:

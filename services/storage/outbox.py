@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -14,7 +15,9 @@ from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.revisions import ROUNDS, next_rev
 
-__all__ = ["MongoOutbox"]
+__all__ = ["STATS_SCAN", "MongoOutbox", "oldest_entry"]
+
+STATS_SCAN = 1000  # documents looked at for the oldest entry's age
 
 Raw = dict[str, Any]
 
@@ -30,6 +33,13 @@ class MongoOutbox:
         async with mongo_errors():
             cursor = self._enrolments.find({"hasOutbox": True}).limit(limit)
             return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+
+    async def stats(self) -> tuple[int, datetime | None]:
+        async with mongo_errors():
+            count = await self._enrolments.count_documents({"hasOutbox": True})
+            cursor = self._enrolments.find({"hasOutbox": True}, {"outbox": 1}).limit(STATS_SCAN)
+            raws = [raw async for raw in cursor]
+        return count, oldest_entry(raws)
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
         """Remove these published entries from these documents' outboxes, in a few round trips
@@ -61,3 +71,14 @@ class MongoOutbox:
                 writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
             await self._guarded.bulk.write(self._enrolments, writes)
         return revs
+
+
+def oldest_entry(raws: Iterable[Raw]) -> datetime | None:
+    """The earliest `time` of the outbox entries of these raw documents."""
+    times = [
+        datetime.fromisoformat(entry["time"])
+        for raw in raws
+        for entry in raw.get("outbox", [])
+        if entry.get("time")
+    ]
+    return min(times, default=None)
