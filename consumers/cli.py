@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from consumers.certificates_cli import add_certificates_command, run_certificates
+from consumers.dlq_cli import add_dlq_command, run_dlq
 from consumers.publish_cli import add_publish_command, run_publish
 from consumers.replay import add_replay_command, run_replay
 from consumers.run import run_service
@@ -27,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("api", help="serve HTTP (the API, probes, metrics) without consuming")
     add_replay_command(commands)
     add_publish_command(commands)
+    add_dlq_command(commands)
+    add_certificates_command(commands)
     return parser
 
 
@@ -42,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(run_replay(args, settings)))
     if args.command == "publish":
         sys.exit(asyncio.run(run_publish(args, settings)))
+    if args.command == "dlq":
+        sys.exit(asyncio.run(run_dlq(args, settings)))
+    if args.command == "certificates":
+        sys.exit(asyncio.run(run_certificates(args, settings)))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 (the service's clock comes in as a value where a decision needs it)."""
 
 from services.domain.derive import ANY_SEAT, Derived, Rules, derive, rules_of
-from services.domain.eligibility import latch_certificates, meets
+from services.domain.eligibility import latch_certificates, latched_announcements, meets
 from services.domain.facts import add_fact
 from services.domain.lifecycle import auto_cancellation, batch_status, cancellation_deadline
 from services.domain.roster import add_facts, needs_whole_roster, settle
 from services.domain.rules import (
     BatchChange,
     BatchFold,
+    Redriven,
     Rejection,
     apply_batch_event,
     apply_batch_events,
@@ -23,6 +24,7 @@ __all__ = [
     "BatchChange",
     "BatchFold",
     "Derived",
+    "Redriven",
     "Refusal",
     "Rejection",
     "Rules",
@@ -38,6 +40,7 @@ __all__ = [
     "cancellation_deadline",
     "derive",
     "latch_certificates",
+    "latched_announcements",
     "meets",
     "needs_whole_roster",
     "refusal_of",

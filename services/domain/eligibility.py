@@ -8,9 +8,9 @@ from schemas.documents import BatchDoc, Certificate, EnrolmentDoc, LearnerFacts
 from schemas.events import CertificateTemplate
 from schemas.outbound import CertificateEligible, CertificateEligibleData, certificate_event_id
 from schemas.types import format_time
-from services.domain.derive import Derived, Rules, derive
+from services.domain.derive import ANY_SEAT, Derived, Rules, derive
 
-__all__ = ["latch_certificates", "meets"]
+__all__ = ["latch_certificates", "latched_announcements", "meets"]
 
 
 def meets(values: Derived, template: CertificateTemplate) -> bool:
@@ -43,7 +43,7 @@ def latch_certificates(
             # follows the facts, the event already sent keeps its id.
             certificates[template.templateId] = known.model_copy(update={"eligibleAt": at})
             continue
-        event = _announcement(doc, batch, template, at, then)
+        event = _announcement(doc, batch, template.templateId, at, then)
         certificates[template.templateId] = Certificate(
             templateId=template.templateId, eventId=event.id, eligibleAt=at
         )
@@ -76,17 +76,32 @@ def _eligible_at(
     return times[-1], final  # unreachable while `meets` holds for all facts
 
 
+def latched_announcements(
+    doc: EnrolmentDoc, batch: BatchDoc, rules: Rules
+) -> list[CertificateEligible]:
+    """The `certificate.eligible` events this document latched, built again: their ids as
+    latched, the learner's values as of each `eligibleAt` (re-announcing them for a subscriber
+    that lost its state; a latch needed a seat, so the learner counts as seated)."""
+    events = []
+    for certificate in doc.certificates:
+        at = certificate.eligibleAt
+        then = derive(doc.facts, rules, doc.userId, upto=at, held=ANY_SEAT)
+        event = _announcement(doc, batch, certificate.templateId, at, then)
+        events.append(event.model_copy(update={"id": certificate.eventId}))
+    return events
+
+
 def _announcement(
-    doc: EnrolmentDoc, batch: BatchDoc, template: CertificateTemplate, at: datetime, then: Derived
+    doc: EnrolmentDoc, batch: BatchDoc, template_id: str, at: datetime, then: Derived
 ) -> CertificateEligible:
     return CertificateEligible(
-        id=certificate_event_id(doc.batchId, doc.userId, template.templateId),
+        id=certificate_event_id(doc.batchId, doc.userId, template_id),
         time=format_time(at),
         data=CertificateEligibleData(
             batchId=doc.batchId,
             courseId=batch.courseId,
             userId=doc.userId,
-            templateId=template.templateId,
+            templateId=template_id,
             completionPercentage=then.completionPercentage or 0.0,
             scorePercentage=then.scorePercentage,
             completedAt=format_time(then.completedAt) if then.completedAt else None,

@@ -11,6 +11,7 @@ from schemas.events import BatchCancelled, BatchCreated, BatchEvent, BatchUpdate
 __all__ = [
     "BatchChange",
     "BatchFold",
+    "Redriven",
     "Rejection",
     "apply_batch_event",
     "apply_batch_events",
@@ -70,39 +71,59 @@ def apply_batch_event(batch: BatchDoc | None, event: BatchEvent) -> BatchChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Redriven:
+    """A dead-lettered batch event an operator sent back (`batch-service dlq redrive`): if it
+    was rejected when first read, it is tried again where it now arrives."""
+
+    event: BatchEvent
+
+
+@dataclass(frozen=True, slots=True)
 class BatchFold:
     """A batch after a run of its events: what was rejected, and which event ids were
-    consumed (applied or rejected) and must be remembered."""
+    consumed (applied or rejected) and must be remembered; `refused`: those of them whose last
+    outcome was a rejection (a redrive may try them again)."""
 
     batch: BatchDoc | None
     rejected: list[tuple[BatchEvent, Rejection]]
     consumed: list[str]
+    refused: frozenset[str] = frozenset()
 
 
 def apply_batch_events(
-    batch: BatchDoc | None, events: Iterable[BatchEvent], applied: Collection[str]
+    batch: BatchDoc | None,
+    events: Iterable[BatchEvent | Redriven],
+    applied: Collection[str],
+    refused_before: Collection[str] = (),
 ) -> BatchFold:
-    """Apply events in the order given, skipping those whose id is in `applied` (already
-    applied: a replay, a redelivery, a publisher's resend) or seen earlier in this run.
+    """Apply events in the order given, skipping those whose id is in `applied` (consumed
+    before: a replay, a redelivery, a publisher's resend) or seen earlier in this run.
 
     "Already applied" is a property of the event, not of where it sat in a log, so it holds
     across topic recreation, cluster moves and partition changes. A rejected event is
     consumed too (for a batch never created as well): re-reading it later, when the batch has
-    moved on or exists, must not apply what was refused the first time.
+    moved on or exists, must not apply what was refused the first time, unless an operator
+    redrives it (`Redriven`): a redriven event refused before (`refused_before`, or earlier in
+    this run) is tried again, once per redriven copy.
     """
     seen = set(applied)
+    refused = set(refused_before)
     rejected: list[tuple[BatchEvent, Rejection]] = []
     consumed: list[str] = []
-    for event in events:
-        if event.id in seen:
+    for item in events:
+        again = isinstance(item, Redriven)
+        event = item.event if isinstance(item, Redriven) else item
+        if event.id in seen and not (again and event.id in refused):
             continue
+        refused.discard(event.id)
         change = _apply(batch, event)
         if change.rejection is not None:
             rejected.append((event, change.rejection))
+            refused.add(event.id)
         seen.add(event.id)
         consumed.append(event.id)
         batch = change.batch
-    return BatchFold(batch, rejected, consumed)
+    return BatchFold(batch, rejected, consumed, frozenset(refused & set(consumed)))
 
 
 def rules_differ(old: BatchDoc | None, new: BatchDoc | None) -> bool:

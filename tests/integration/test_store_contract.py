@@ -170,6 +170,18 @@ async def test_a_batch_remembers_the_events_it_applied(stores: Stores) -> None:
     assert await docs.applied_batch_events("other", ["e1", "e3"]) == {"e3"}
 
 
+async def test_a_batch_remembers_which_events_it_rejected_until_one_applies(
+    stores: Stores,
+) -> None:
+    docs = stores.documents
+    await docs.remember_batch_events("b1", ["ok", "no"], rejected={"no"})
+    assert await docs.applied_batch_events("b1", ["ok", "no"]) == {"ok", "no"}, "both consumed"
+    assert await docs.rejected_batch_events("b1", ["ok", "no", "never"]) == {"no"}
+    await docs.remember_batch_events("b1", ["no"])  # a redrive applied it: the last outcome wins
+    assert await docs.rejected_batch_events("b1", ["ok", "no"]) == set()
+    assert await docs.applied_batch_events("b1", ["no"]) == {"no"}
+
+
 async def test_a_roster_lock_has_one_holder_until_released_or_expired(stores: Stores) -> None:
     locks = stores.locks
     assert await locks.acquire("b.$1", "me", 30)

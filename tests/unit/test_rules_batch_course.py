@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.domain import apply_batch_events
+from services.domain import Redriven, apply_batch_events
 from testkit.world import World
 from tests.unit.builders import (
     at,
@@ -240,6 +240,41 @@ def test_the_domain_skips_known_ids_and_reports_what_it_consumed() -> None:
     never = apply_batch_events(None, [orphan], applied=set())
     assert never.consumed == ["o"], "refused for a batch never created: consumed all the same"
     assert [r.reason for _, r in never.rejected] == ["batch.updated for batch never created"]
+
+
+def test_a_redriven_update_refused_before_its_batch_existed_applies_once_it_exists() -> None:
+    orphan = batch_updated(endDate="2026-09-30", id="o")
+    first = apply_batch_events(None, [orphan], applied=set())
+    assert first.refused == {"o"} and first.batch is None
+    created = apply_batch_events(None, [batch_created(end="2026-06-30", id="c")], applied={"o"})
+    assert created.batch is not None
+    # A plain re-read stays refused; the operator's redrive tries it again.
+    plain = apply_batch_events(created.batch, [orphan], applied={"o", "c"}, refused_before={"o"})
+    assert plain.consumed == [] and plain.batch == created.batch
+    again = apply_batch_events(
+        created.batch, [Redriven(orphan)], applied={"o", "c"}, refused_before={"o"}
+    )
+    assert again.batch is not None and again.batch.endDate == "2026-09-30"
+    assert (again.consumed, again.refused) == (["o"], frozenset()), "now remembered as applied"
+
+
+def test_a_redriven_event_applied_before_is_not_applied_twice() -> None:
+    update = batch_updated(endDate="2026-09-30", id="u")
+    created = apply_batch_events(None, [batch_created(id="c"), update], applied=set())
+    again = apply_batch_events(created.batch, [Redriven(update)], applied={"c", "u"})
+    assert again.consumed == [] and again.batch == created.batch
+
+
+def test_in_one_run_a_redriven_copy_retries_what_its_original_was_refused() -> None:
+    # A replay reads the original (refused: no batch yet), the creation, then the copy.
+    orphan = batch_updated(endDate="2026-09-30", id="o")
+    run = apply_batch_events(
+        None, [orphan, batch_created(end="2026-06-30", id="c"), Redriven(orphan)], applied=set()
+    )
+    assert run.batch is not None and run.batch.endDate == "2026-09-30"
+    assert run.consumed == ["o", "c", "o"] and run.refused == frozenset()
+    refused_twice = apply_batch_events(None, [orphan, Redriven(orphan)], applied=set())
+    assert refused_twice.refused == {"o"} and len(refused_twice.rejected) == 2
 
 
 def test_course_published_keeps_leaf_nodes_and_assessments_as_sets() -> None:
