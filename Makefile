@@ -9,14 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults demo fuzz-api clean
+.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults demo operating-plots fuzz-api clean
 
 help:
 	@echo "make run        - start the local stack (if no servers are configured) and the service"
 	@echo "make test       - install everything, start the servers, run the whole suite, stop them"
-	@echo "make lint       - ruff, mypy, import-linter"
+	@echo "make lint       - ruff, mypy, import-linter, and the Helm chart, alerts, dashboard (deploy/check.sh)"
 	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
 	@echo "make bench / faults / demo - benchmark, fault suite, demo publisher"
+	@echo "make operating-plots - a run watched through /metrics: docs/operating-*.png"
 	@echo "make fuzz-api   - schemathesis against the served OpenAPI document, many examples"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -81,6 +82,10 @@ faults: venv build-stack
 # A realistic sample published into the running stack; prints certificate events as they arrive.
 demo: venv build-stack
 	$(BIN)/python -m devstack exec -- $(BIN)/python -m examples.demo $(DEMO_ARGS)
+
+# A real run watched through /metrics (Kafka stopped in the middle): docs/operating-*.png.
+operating-plots: venv build-stack
+	$(BIN)/python -m devstack exec -- $(BIN)/python -m examples.operating_run $(OPERATING_ARGS)
 
 # The API fuzzed far harder than in `make test` (schemathesis over the served OpenAPI document).
 fuzz-api: venv build-stack

@@ -217,6 +217,8 @@ class EnrolmentDoc(BaseModel):
     # Announcements decided but not yet published (the transactional outbox): written in the
     # same document update that latches them, removed once Kafka acknowledged them.
     outbox: list[Announcement] = []
+    # When the oldest of those was decided (the service's clock): the outbox-age metric.
+    outboxSince: datetime | None = None
     # The contract version whose rules computed this document (None: v1.0, before the field).
     schemaVersion: str | None = None
     rev: str | None = None

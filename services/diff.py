@@ -12,7 +12,15 @@ __all__ = ["CollectionDiff", "diff_collection"]
 # field, and the status latch (which statuses were reached and announced on the way depends
 # on when facts arrived: contract 7; the current status itself is compared).
 IGNORED_FIELDS = frozenset(
-    {"rev", "outbox", "hasOutbox", "countsStale", "appliedOffsets", "announcedStatuses"}
+    {
+        "rev",
+        "outbox",
+        "hasOutbox",
+        "outboxSince",
+        "countsStale",
+        "appliedOffsets",
+        "announcedStatuses",
+    }
 )
 
 

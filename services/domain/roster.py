@@ -90,6 +90,9 @@ def _settled(
             "certificates": certificates,
             "announcedStatuses": announced,
             "outbox": [*doc.outbox, *outgoing, *certified],
+            "outboxSince": doc.outboxSince
+            if doc.outbox
+            else (now if outgoing or certified else None),
             "schemaVersion": DOCUMENT_VERSION,
         }
     )

@@ -60,7 +60,13 @@ class InMemoryOutbox:
                 continue
             left = [e for e in raw.get("outbox", []) if e["id"] not in ids]
             if len(left) != len(raw.get("outbox", [])):
-                raw.update(outbox=left, hasOutbox=bool(left), rev=next_rev(raw.get("rev")))
+                since = raw.get("outboxSince") if left else None
+                raw.update(
+                    outbox=left,
+                    hasOutbox=bool(left),
+                    outboxSince=since,
+                    rev=next_rev(raw.get("rev")),
+                )
 
 
 class InMemoryCounts:

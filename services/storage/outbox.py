@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -37,7 +37,9 @@ class MongoOutbox:
     async def stats(self) -> tuple[int, datetime | None]:
         async with mongo_errors():
             count = await self._enrolments.count_documents({"hasOutbox": True})
-            cursor = self._enrolments.find({"hasOutbox": True}, {"outbox": 1}).limit(STATS_SCAN)
+            cursor = self._enrolments.find({"hasOutbox": True}, {"outboxSince": 1}).limit(
+                STATS_SCAN
+            )
             raws = [raw async for raw in cursor]
         return count, oldest_entry(raws)
 
@@ -59,7 +61,7 @@ class MongoOutbox:
         the revision each update carries."""
         writes: list[UpdateOne] = []
         revs: dict[str, str] = {}
-        projection = {"outbox": 1, "rev": 1}
+        projection = {"outbox": 1, "outboxSince": 1, "rev": 1}
         async with mongo_errors():
             for raw in await self._guarded.lookup.by_ids(self._enrolments, pending, projection):
                 outbox = raw.get("outbox", [])
@@ -67,18 +69,20 @@ class MongoOutbox:
                 if len(left) == len(outbox):
                     continue  # acknowledged already (by a relay, say)
                 revs[raw["_id"]] = rev = next_rev(raw.get("rev"))
-                update = {"$set": {"outbox": left, "hasOutbox": bool(left), "rev": rev}}
+                since = raw.get("outboxSince") if left else None
+                fields = {"outbox": left, "hasOutbox": bool(left), "outboxSince": since, "rev": rev}
+                update = {"$set": fields}
                 writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
             await self._guarded.bulk.write(self._enrolments, writes)
         return revs
 
 
 def oldest_entry(raws: Iterable[Raw]) -> datetime | None:
-    """The earliest `time` of the outbox entries of these raw documents."""
-    times = [
-        datetime.fromisoformat(entry["time"])
-        for raw in raws
-        for entry in raw.get("outbox", [])
-        if entry.get("time")
-    ]
+    """The earliest `outboxSince` of these raw documents (when their oldest entry was decided;
+    an entry's own `time` is its business time, which may be months earlier)."""
+    times = [_aware(raw["outboxSince"]) for raw in raws if raw.get("outboxSince")]
     return min(times, default=None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

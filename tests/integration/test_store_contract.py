@@ -5,6 +5,7 @@ checkpoints and maintenance."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 
 import pytest
@@ -129,16 +130,23 @@ async def test_counts_follow_enrolled_completed_and_certified_learners(stores: S
 async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> None:
     [doc] = _docs(1)
     events = [_event("e1", doc.userId), _event("e2", doc.userId)]
-    await stores.documents.save_enrolments([doc.model_copy(update={"outbox": events})])
+    since = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    assert await stores.outbox.stats() == (0, None)
+    await stores.documents.save_enrolments(
+        [doc.model_copy(update={"outbox": events, "outboxSince": since})]
+    )
     [pending] = await stores.outbox.pending(10)
     assert pending.key == doc.key and pending.outbox == events, "read back as models"
+    assert await stores.outbox.stats() == (1, since)
     await stores.outbox.acknowledge({doc.key: {"e1"}})
     [left] = await stores.outbox.pending(10)
-    assert [e.id for e in left.outbox] == ["e2"]
+    assert [e.id for e in left.outbox] == ["e2"] and left.outboxSince == since
     await stores.outbox.acknowledge({doc.key: {"e2"}, "no such key": {"e3"}})
     assert await stores.outbox.pending(10) == []
+    assert await stores.outbox.stats() == (0, None)
     [acked] = (await stores.documents.get_enrolments([doc.key])).values()
     assert acked.rev != pending.rev, "an acknowledgement is a guarded write like any other"
+    assert acked.outboxSince is None, "an empty outbox has no age"
 
 
 async def test_checkpoints_are_saved_loaded_and_dropped(stores: Stores) -> None:

@@ -377,7 +377,7 @@ def arrival(data: st.DataObject, stream: Stream, label: str) -> list[Event]:
 
 
 NOW = datetime(2026, 3, 6, 12, tzinfo=UTC)  # the service's clock: batch status, status times
-LATCHES = {"outbox", "announcedStatuses"}
+LATCHES = {"outbox", "outboxSince", "announcedStatuses"}
 
 
 def folded(order: list[Event]) -> World:
