@@ -5,12 +5,16 @@
 -- second overwrites the first (a lost update). MongoDB applies the same filter atomically.
 --
 -- What: Batch Service writes every revision as "<n>:<random>", where n is one more than the
--- revision it read. This trigger, run by PostgreSQL under the row lock of the UPDATE, keeps a
--- row unchanged unless the new n is exactly the stored n + 1. The losing writer then sees a
--- revision that is not its own when it reads the document back, and folds again: exactly what
--- happens on MongoDB when the filter does not match. Documents without such a revision (other
--- applications' data) are never touched, nor is a write that leaves the revision as it is (an
--- operator's manual `$set`: the service's own writes always change it).
+-- revision it read. This trigger, run by PostgreSQL under the row lock of the UPDATE, refuses
+-- a row update unless the new n is exactly the stored n + 1: it raises SQLSTATE 40001 with
+-- the message "batch-service revision conflict", which FerretDB returns as the command's
+-- error (InternalError). The command stops there: the writes before it in the same command are
+-- applied, those after it are not. The losing writer reads those documents back and folds the
+-- ones it lost again: what happens on MongoDB when the filter does not match. Raising (rather
+-- than silently keeping the row) makes a command that succeeds exact, so writers need no
+-- read-back when nothing conflicts. Documents without such a revision (other applications'
+-- data) are never touched, nor is a write that leaves the revision as it is (an operator's
+-- manual `$set`: the service's own writes always change it).
 --
 -- How: an event trigger attaches the row trigger to every table FerretDB creates in this
 -- database. Apply this file once to the FerretDB database, as a superuser (devstack does it at
@@ -26,7 +30,8 @@ DECLARE
 BEGIN
     IF old_rev ~ '^[0-9]{1,18}:' AND new_rev ~ '^[0-9]{1,18}:' AND new_rev <> old_rev
        AND split_part(new_rev, ':', 1)::bigint <> split_part(old_rev, ':', 1)::bigint + 1 THEN
-        RETURN NULL;  -- a write computed from a revision that is no longer current
+        -- a write computed from a revision that is no longer current
+        RAISE EXCEPTION 'batch-service revision conflict' USING ERRCODE = '40001';
     END IF;
     RETURN NEW;
 END

@@ -1,15 +1,19 @@
-"""Bulk writes in chunks, a few chunks in flight at once."""
+"""Bulk writes in chunks, a few chunks in flight at once, and what their answers prove."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
-__all__ = ["DEFAULT_BULK_CHUNK", "BulkWriter"]
+from services.storage.errors import is_revision_conflict
+
+__all__ = ["DEFAULT_BULK_CHUNK", "BulkOutcome", "BulkWriter"]
 
 _DUPLICATE_KEY = 11000
 # FerretDB 1.24 holds one backend connection per statement of a multi-statement `update`
@@ -18,36 +22,69 @@ _DUPLICATE_KEY = 11000
 DEFAULT_BULK_CHUNK = 50
 
 
+@dataclass(frozen=True)
+class BulkOutcome:
+    """Positions (in the writes given) of the inserts that lost to an existing `_id`, and of
+    the writes whose answer does not prove they happened: read those back."""
+
+    duplicates: set[int] = field(default_factory=set)
+    unconfirmed: set[int] = field(default_factory=set)
+
+
 class BulkWriter:
-    """Unordered bulk writes, `chunk` operations a command, `concurrency` commands at once."""
+    """Unordered bulk writes, `chunk` operations a command, `concurrency` commands at once.
+
+    `exact`: the server's answer to a conditional write is exact (MongoDB; FerretDB with the
+    raising revision guard), so a chunk whose updates all matched needs no read-back. Without
+    it (FerretDB with an older, silent guard) every conditional write is unconfirmed."""
 
     def __init__(self, chunk: int = DEFAULT_BULK_CHUNK, concurrency: int = 1) -> None:
         self.chunk = chunk
+        self.exact = False  # set by the store once it has probed the server
         self._concurrency = concurrency
 
-    async def write(self, coll: AsyncCollection[dict[str, Any]], writes: Sequence[Any]) -> set[int]:
-        """Returns the positions of the writes that failed on a duplicate key (a lost insert
-        race); any other error raises once every chunk has finished, so no write is left
-        running behind it. Call inside the adapter's error translator."""
+    async def write(
+        self, coll: AsyncCollection[dict[str, Any]], writes: Sequence[Any]
+    ) -> BulkOutcome:
+        """Any error other than a lost insert race or a refused revision raises once every
+        chunk has finished, so no write is left running behind it. Call inside the adapter's
+        error translator."""
         gate = asyncio.Semaphore(self._concurrency)
 
-        async def send(start: int) -> set[int]:
+        async def send(start: int) -> BulkOutcome:
+            chunk = list(writes[start : start + self.chunk])
+            conditional = [i for i, w in enumerate(chunk) if isinstance(w, (ReplaceOne, UpdateOne))]
             async with gate:
                 try:
-                    await coll.bulk_write(list(writes[start : start + self.chunk]), ordered=False)
+                    result = await coll.bulk_write(chunk, ordered=False)
                 except BulkWriteError as exc:
                     errors = exc.details["writeErrors"]
                     if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                         raise
-                    return {start + int(e["index"]) for e in errors}
-            return set()
+                    matched = exc.details.get("nMatched", 0) + exc.details.get("nUpserted", 0)
+                    duplicates = {start + int(e["index"]) for e in errors}
+                    return BulkOutcome(duplicates, self._unproven(start, conditional, matched))
+                except OperationFailure as exc:
+                    if not is_revision_conflict(exc):
+                        raise
+                    # FerretDB stopped the command at a refused revision: the writes before it
+                    # happened, those after it did not; which is which, only a read tells.
+                    return BulkOutcome(unconfirmed={start + i for i in range(len(chunk))})
+            matched = result.matched_count + result.upserted_count
+            return BulkOutcome(unconfirmed=self._unproven(start, conditional, matched))
 
         results = await asyncio.gather(
             *map(send, range(0, len(writes), self.chunk)), return_exceptions=True
         )
-        failed: set[int] = set()
+        outcome = BulkOutcome()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-            failed |= result
-        return failed
+            outcome.duplicates.update(result.duplicates)
+            outcome.unconfirmed.update(result.unconfirmed)
+        return outcome
+
+    def _unproven(self, start: int, conditional: list[int], matched: int) -> set[int]:
+        if self.exact and matched == len(conditional):
+            return set()
+        return {start + i for i in conditional}

@@ -65,22 +65,26 @@ class MongoDocuments:
             return set()
         writes: list[InsertOne[Raw] | ReplaceOne[Raw]] = []
         keys: list[str] = []
-        replaced: dict[str, str] = {}  # key -> the revision our replace carries
+        revs: list[str] = []  # the revision each write carries
         for doc in docs:
             body = body_of(doc, doc.key)
             body["hasOutbox"] = bool(doc.outbox)
             keys.append(doc.key)
+            revs.append(body["rev"])
             if doc.rev is None:
                 writes.append(InsertOne(body))
             else:
                 writes.append(ReplaceOne({"_id": doc.key, "rev": doc.rev}, body))
-                replaced[doc.key] = body["rev"]
         async with mongo_errors():
             # An insert fails atomically on the unique _id: its error names the lost race.
-            lost = {keys[i] for i in await self._guarded.bulk.write(self.enrolments, writes)}
-        # A replace may report success and still have lost (FerretDB): read back.
-        current = await self._guarded.stored_revs(self.enrolments, replaced)
-        return lost | {key for key, rev in replaced.items() if current.get(key) != rev}
+            outcome = await self._guarded.bulk.write(self.enrolments, writes)
+        lost = {keys[i] for i in outcome.duplicates}
+        # The writes the answer does not prove (a conflict, a short match, a silent guard).
+        unproven = {keys[i]: revs[i] for i in outcome.unconfirmed - outcome.duplicates}
+        if unproven:
+            current = await self._guarded.stored_revs(self.enrolments, unproven)
+            lost |= {key for key, rev in unproven.items() if current.get(key) != rev}
+        return lost
 
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
         keys = {batch_event_key(batch_id, e): e for e in event_ids}

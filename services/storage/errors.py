@@ -9,10 +9,16 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from services.errors import StoreUnavailable
 
-__all__ = ["mongo_errors"]
+__all__ = ["is_revision_conflict", "mongo_errors"]
 
 # Server error codes that mean "try again": timeouts, shutdown in progress, not primary.
 _TRANSIENT_CODES = (50, 91, 189, 11600, 11602)
+
+
+def is_revision_conflict(exc: OperationFailure) -> bool:
+    """FerretDB's answer when `devstack/ferretdb/rev_guard.sql` refused a write computed from
+    a revision that is no longer current (the command stopped at that write)."""
+    return "batch-service revision conflict" in str(exc.details or exc)
 
 
 @asynccontextmanager

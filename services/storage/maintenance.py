@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
-from services.storage.errors import mongo_errors
+from services.storage.errors import is_revision_conflict, mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.revisions import next_rev, until_written
 
@@ -57,10 +58,15 @@ class MongoMaintenance:
                     if raw is None:
                         return True
                     rev = next_rev(raw.get("rev"))
-                    await batches.update_one(
-                        {"_id": batch_id, "rev": raw.get("rev")},
-                        {"$unset": {"appliedOffsets": ""}, "$set": {"rev": rev}},
-                    )
+                    try:
+                        await batches.update_one(
+                            {"_id": batch_id, "rev": raw.get("rev")},
+                            {"$unset": {"appliedOffsets": ""}, "$set": {"rev": rev}},
+                        )
+                    except OperationFailure as exc:
+                        if is_revision_conflict(exc):
+                            return False
+                        raise
                 return (await self._guarded.stored_revs(batches, [batch_id])).get(batch_id) == rev
 
             await until_written(attempt, f"batch {batch_id!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+import structlog
 from pymongo import ASCENDING, AsyncMongoClient
 
 from services.ports import Stores
@@ -28,6 +29,8 @@ from services.storage.ratelimits import MongoRateLimits
 from services.storage.reads import MongoReads
 
 __all__ = ["COLLECTIONS", "MongoStore"]
+
+log = structlog.get_logger("batch_service.store")
 
 COLLECTIONS = ("batches", "courses", "enrolments", BATCH_EVENTS)
 REFRESH_MARKS = "refresh_marks"
@@ -48,7 +51,9 @@ class MongoStore:
         self.client = client
         db = client[db_name]
         self.lookup = DetectedLookup(db)
-        guarded = GuardedWrites(self.lookup, BulkWriter(bulk_chunk, write_concurrency))
+        self._guarded = guarded = GuardedWrites(
+            self.lookup, BulkWriter(bulk_chunk, write_concurrency)
+        )
         self.documents = MongoDocuments(db, guarded)
         self.outbox = MongoOutbox(self.documents.enrolments, guarded)
         self.counts = MongoCounts(db, guarded)
@@ -102,7 +107,8 @@ class MongoStore:
         )
 
     async def create_indexes(self) -> None:
-        """The unique (batchId, userId) index of the contract, and those the queries need."""
+        """The unique (batchId, userId) index of the contract, and those the queries need;
+        then whether the server's answers to conditional writes are exact (`GuardedWrites`)."""
         async with mongo_errors():
             enrolments = self.documents.enrolments
             await enrolments.create_index(
@@ -116,6 +122,14 @@ class MongoStore:
             await self.documents.batches.create_index([("status", ASCENDING)])
             await enrolments.create_index([("userId", ASCENDING)])
         await self.rate_limits.create_indexes()
+        exact = await self._guarded.probe(self._db["service_meta"])
+        log.info("store_ready", exact_write_answers=exact)
+
+    @property
+    def exact_write_answers(self) -> bool:
+        """Whether a conditional write that matched needs no read-back (found by the probe
+        of `create_indexes`; False before it)."""
+        return self._guarded.exact
 
     async def close(self) -> None:
         """Close the client and its connections."""

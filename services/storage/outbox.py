@@ -51,14 +51,16 @@ class MongoOutbox:
         for _ in range(ROUNDS):
             if not pending:
                 return
-            revs = await self._write_what_is_left(pending)
-            current = await self._guarded.stored_revs(self._enrolments, revs)
-            pending = {key: pending[key] for key, rev in revs.items() if current.get(key) != rev}
+            revs, unproven = await self._write_what_is_left(pending)
+            current = await self._guarded.stored_revs(self._enrolments, unproven)
+            pending = {key: pending[key] for key in unproven if current.get(key) != revs[key]}
         raise DocumentKeptChanging("documents kept changing during an outbox acknowledgement")
 
-    async def _write_what_is_left(self, pending: Mapping[str, set[str]]) -> dict[str, str]:
+    async def _write_what_is_left(
+        self, pending: Mapping[str, set[str]]
+    ) -> tuple[dict[str, str], set[str]]:
         """One guarded update per document that still holds an acknowledged entry; returns
-        the revision each update carries."""
+        the revision each update carries, and the keys whose write the answer did not prove."""
         writes: list[UpdateOne] = []
         revs: dict[str, str] = {}
         projection = {"outbox": 1, "outboxSince": 1, "rev": 1}
@@ -73,8 +75,9 @@ class MongoOutbox:
                 fields = {"outbox": left, "hasOutbox": bool(left), "outboxSince": since, "rev": rev}
                 update = {"$set": fields}
                 writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
-            await self._guarded.bulk.write(self._enrolments, writes)
-        return revs
+            outcome = await self._guarded.bulk.write(self._enrolments, writes)
+        keys = list(revs)
+        return revs, {keys[i] for i in outcome.unconfirmed}
 
 
 def oldest_entry(raws: Iterable[Raw]) -> datetime | None:

@@ -1,0 +1,89 @@
+"""What a bulk write's answer proves (services/storage/bulk.py), against a stand-in collection
+that answers as MongoDB and FerretDB do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, OperationFailure
+
+from services.storage.bulk import BulkWriter
+
+CONFLICT = {
+    "ok": 0.0,
+    "errmsg": "ERROR: batch-service revision conflict (SQLSTATE 40001)",
+    "code": 1,
+}
+
+
+class _Answer:
+    def __init__(self, matched: int, upserted: int = 0) -> None:
+        self.matched_count, self.upserted_count = matched, upserted
+
+
+class _Collection:
+    """Answers each bulk command with the next of `answers` (an _Answer or an exception)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.commands: list[list[Any]] = []
+
+    async def bulk_write(self, writes: list[Any], ordered: bool) -> _Answer:
+        self.commands.append(writes)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def _writes() -> list[Any]:
+    return [
+        InsertOne({"_id": "new"}),
+        ReplaceOne({"_id": "a", "rev": "1:x"}, {"rev": "2:y"}),
+        UpdateOne({"_id": "b", "rev": "1:x"}, {"$set": {"rev": "2:y"}}),
+    ]
+
+
+def _writer(exact: bool, chunk: int = 50) -> BulkWriter:
+    writer = BulkWriter(chunk)
+    writer.exact = exact
+    return writer
+
+
+async def test_an_exact_answer_where_every_conditional_write_matched_proves_them_all() -> None:
+    outcome = await _writer(True).write(_Collection(_Answer(2)), _writes())  # type: ignore[arg-type]
+    assert outcome.duplicates == set() and outcome.unconfirmed == set()
+
+
+async def test_a_short_match_leaves_the_conditional_writes_unproven() -> None:
+    outcome = await _writer(True).write(_Collection(_Answer(1)), _writes())  # type: ignore[arg-type]
+    assert outcome.unconfirmed == {1, 2}, "the insert is proven by the absence of an error"
+
+
+async def test_without_exact_answers_every_conditional_write_is_read_back() -> None:
+    outcome = await _writer(False).write(_Collection(_Answer(2)), _writes())  # type: ignore[arg-type]
+    assert outcome.unconfirmed == {1, 2}
+
+
+async def test_a_refused_revision_leaves_its_whole_command_unproven_inserts_included() -> None:
+    # FerretDB stops the command at the refused write: later inserts never happened.
+    collection = _Collection(_Answer(1), OperationFailure("conflict", 1, CONFLICT))
+    outcome = await _writer(True, chunk=2).write(collection, _writes())  # type: ignore[arg-type]
+    assert len(collection.commands) == 2
+    assert outcome.unconfirmed == {2}, "the first command (insert, replace) matched fully"
+    collection = _Collection(OperationFailure("conflict", 1, CONFLICT), _Answer(1))
+    outcome = await _writer(True, chunk=2).write(collection, _writes())  # type: ignore[arg-type]
+    assert outcome.unconfirmed == {0, 1}
+
+
+async def test_a_lost_insert_race_is_named_and_other_errors_raise() -> None:
+    lost = BulkWriteError(
+        {"writeErrors": [{"index": 0, "code": 11000}], "nMatched": 2, "nUpserted": 0}
+    )
+    outcome = await _writer(True).write(_Collection(lost), _writes())  # type: ignore[arg-type]
+    assert (outcome.duplicates, outcome.unconfirmed) == ({0}, set())
+    other = OperationFailure("boom", 2, {"ok": 0.0, "errmsg": "boom", "code": 2})
+    with pytest.raises(OperationFailure):
+        await _writer(True).write(_Collection(other), _writes())  # type: ignore[arg-type]
