@@ -28,7 +28,7 @@ from services.ports import Clock, EventPublisher, Stores
 from services.retry import RetryPolicy
 from services.settings import Settings
 from services.storage import MongoStore
-from telemetry import Health, Metrics, MetricsObserver
+from telemetry import Health, Metrics, MetricsObserver, MongoCommandMetrics
 
 __all__ = [
     "Service",
@@ -111,14 +111,19 @@ def retry_policy(
     )
 
 
-def open_mongo_store(settings: Settings, db_name: str | None = None) -> MongoStore:
-    """The MongoDB store of `db_name` (default: the service's database), every knob applied."""
+def open_mongo_store(
+    settings: Settings, db_name: str | None = None, metrics: Metrics | None = None
+) -> MongoStore:
+    """The MongoDB store of `db_name` (default: the service's database), every knob applied;
+    its commands counted and timed into `metrics` when given."""
+    listeners = [MongoCommandMetrics(metrics)] if metrics is not None else []
     return MongoStore.connect(
         settings.mongodb_uri,
         db_name or settings.db,
         timeout_ms=settings.mongo_timeout_ms,
         bulk_chunk=settings.mongo_bulk_chunk,
         write_concurrency=settings.mongo_write_concurrency,
+        event_listeners=listeners,
         **settings.mongo_client_options(),
     )
 
@@ -170,7 +175,7 @@ async def bootstrap(
     topics = Topics(settings.topic_prefix)
     async with AsyncExitStack() as closing:
         if stores is None:
-            mongo = await closing.enter_async_context(open_mongo_store(settings, db_name))
+            mongo = await closing.enter_async_context(open_mongo_store(settings, db_name, metrics))
             await retry.run(mongo.create_indexes)
             stores = mongo.stores()
         if publisher is None:

@@ -5,6 +5,7 @@ Below the entry points and the adapters (they record into it), above the orchest
 
 from telemetry.health import Health
 from telemetry.metrics import Metrics, reason_code
+from telemetry.mongo_commands import MongoCommandMetrics
 from telemetry.observer import MetricsObserver
 from telemetry.tracing import add_trace_ids, kafka_sends_traced, tracing
 
@@ -12,6 +13,7 @@ __all__ = [
     "Health",
     "Metrics",
     "MetricsObserver",
+    "MongoCommandMetrics",
     "add_trace_ids",
     "kafka_sends_traced",
     "reason_code",

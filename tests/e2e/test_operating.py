@@ -152,6 +152,11 @@ async def test_metrics_of_an_end_to_end_run(
             assert count >= 1, step
         assert value(samples, "batch_service_fact_to_certificate_seconds_count") == 3
         assert value(samples, "process_start_time_seconds") > 1.7e9
+        assert value(samples, "batch_service_mongodb_commands_total", command="find") >= 1
+        written = value(
+            samples, "batch_service_mongodb_documents_written_total", command="insert"
+        ) + value(samples, "batch_service_mongodb_documents_written_total", command="update")
+        assert written >= 4, "four learners' documents written at least"
         # The fact that completed ada carried a trace context: her certificate carries it on.
         certificates = await read_all(kafka_bootstrap, topics.certificates)
         by_user = {r.key.decode(): dict(r.headers or ()) for r in certificates}
