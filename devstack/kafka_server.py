@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from devstack import procs
-from devstack.config import StackError, require_tool
+from devstack.config import Layout, StackError, require_tool
 from devstack.secure import ensure_certs, load_secrets
 from devstack.servers import Ports, Server
 
@@ -19,11 +19,22 @@ class KafkaServer(Server):
 
     Two client listeners: PLAINTEXT on `port`, and SASL_SSL (SCRAM-SHA-512 over TLS, the
     stack's user and CA) on `sasl_port`, to show the service working with both.
+
+    With `proxy_port` (a test cluster behind a TCP proxy, e.g. the fault suite's toxiproxy), a
+    third plain listener, PROXIED, binds `proxied_port` (the proxy's upstream) and advertises
+    `127.0.0.1:proxy_port`: clients that bootstrap through the proxy are told to reach the
+    broker through it too, while clients of `port` keep talking to it directly.
     """
 
     name = "kafka"
-    port_keys = ("port", "controller_port", "sasl_port")
+    port_keys: tuple[str, ...] = ("port", "controller_port", "sasl_port")
     sasl_mechanism = "SCRAM-SHA-512"
+
+    def __init__(self, layout: Layout, proxy_port: int | None = None) -> None:
+        super().__init__(layout)
+        self.proxy_port = proxy_port
+        if proxy_port is not None:
+            self.port_keys = (*type(self).port_keys, "proxied_port")
 
     @property
     def workdir(self) -> Path:
@@ -64,17 +75,22 @@ class KafkaServer(Server):
         certs = ensure_certs(self.layout, secrets.keystore_password)
         host = procs.LOOPBACK
         scram = self.sasl_mechanism.lower()
+        listeners = f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport},"
+        advertised = f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport}"
+        protocols = "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,"
+        if self.proxy_port is not None:
+            listeners += f"PROXIED://{host}:{ports['proxied_port']},"
+            advertised += f",PROXIED://{host}:{self.proxy_port}"
+            protocols += "PROXIED:PLAINTEXT,"
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{host}:{cport}",
-            "listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport},"
-            f"CONTROLLER://{host}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sport}",
+            "listeners": f"{listeners}CONTROLLER://{host}:{cport}",
+            "advertised.listeners": advertised,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,"
-            "CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": f"{protocols}CONTROLLER:PLAINTEXT",
             "sasl.enabled.mechanisms": self.sasl_mechanism,
             f"listener.name.sasl_ssl.{scram}.sasl.jaas.config": (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
@@ -152,7 +168,8 @@ class KafkaServer(Server):
         # The port opens before the broker has joined the controller quorum; the log line
         # comes once it serves requests.
         started = "Kafka Server started" in procs.read_log(self.log_path, log_offset)
-        return started and all(procs.port_answers(ports[key]) for key in ("port", "sasl_port"))
+        keys = [key for key in self.port_keys if key != "controller_port"]
+        return started and all(procs.port_answers(ports[key]) for key in keys)
 
     def address(self, ports: Ports) -> str:
         return f"{procs.LOOPBACK}:{ports['port']}"

@@ -54,14 +54,19 @@ class LocalStack:
         build_dir: Path | str | None = None,
         start_timeout_s: float | None = None,
         log: Callable[[str], None] | None = None,
+        kafka_proxy_port: int | None = None,
     ) -> None:
         """`root` is the repository (default: this checkout); `stack_dir` defaults to env
-        DEVSTACK_DIR, else `<root>/.stack`; `build_dir` (jars, binary) defaults to `stack_dir`."""
+        DEVSTACK_DIR, else `<root>/.stack`; `build_dir` (jars, binary) defaults to `stack_dir`.
+
+        `kafka_proxy_port` (tests only; default none): Kafka also listens on a PROXIED
+        listener that advertises `127.0.0.1:kafka_proxy_port`, where a TCP proxy forwarding to
+        `kafka_proxied_listener()` listens (see KafkaServer)."""
         self.layout = make_layout(root, stack_dir, build_dir)
         self._timeout_s = start_timeout_s
         self._log = log or log_stderr
         self._servers: dict[str, Server] = {
-            KAFKA: KafkaServer(self.layout),
+            KAFKA: KafkaServer(self.layout, proxy_port=kafka_proxy_port),
             POSTGRES: PostgresServer(self.layout),
             MONGO: FerretServer(self.layout, self._pg_port),
             MONGO_TLS: FerretServer(self.layout, self._pg_port, secure=True),
@@ -155,6 +160,15 @@ class LocalStack:
         if not self._answers(KAFKA, state):
             return None
         return self._servers[KAFKA].address(entry["ports"])
+
+    def kafka_proxied_listener(self) -> str | None:
+        """Where Kafka's PROXIED listener answers, the upstream of the proxy in front of it
+        (None unless `kafka_proxy_port` was given and Kafka runs)."""
+        state = self._load()
+        ports = (state.get(KAFKA) or {}).get("ports") or {}
+        if "proxied_port" not in ports or not self._answers(KAFKA, state):
+            return None
+        return f"{procs.LOOPBACK}:{ports['proxied_port']}"
 
     def stop_mongo(self, graceful: bool = True) -> None:
         """Stop FerretDB only, keeping its data and port (graceful=False: SIGKILL)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faults.hostile import hostile_input, near_limit_input
+from faults.network import net_half_open, net_kafka_cut, net_latency, net_mongo_cut
 from faults.processes import (
     broker_down_after_save,
     group_changes,
@@ -31,4 +32,8 @@ SCENARIOS: dict[str, Scenario] = {
     "topic-recreated": topic_recreated,
     "cluster-move": cluster_move,
     "waitlists": waitlists,
+    "net-kafka-cut": net_kafka_cut,
+    "net-mongo-cut": net_mongo_cut,
+    "net-latency": net_latency,
+    "net-half-open": net_half_open,
 }
