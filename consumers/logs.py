@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
 from telemetry import add_trace_ids
 
-__all__ = ["configure_logging"]
+__all__ = ["RepeatFilter", "configure_logging"]
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -41,11 +42,35 @@ def configure_logging(level: str = "INFO") -> None:
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries speak only when something is wrong
     # ... and when Kafka resets a partition whose offset is out of range (a topic recreated).
     logging.getLogger("aiokafka.consumer.fetcher").setLevel(logging.INFO)
+
+
+class RepeatFilter(logging.Filter):
+    """A library line repeated within `window_s` is written once: aiokafka reports an
+    unreachable broker about ten times a second per client. The next line written after a
+    quiet spell says how many were left out."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        shown_at, left_out = self._last.get(key, (-self._window_s, 0))
+        if now - shown_at < self._window_s:
+            self._last[key] = (shown_at, left_out + 1)
+            return False
+        self._last[key] = (now, 0)
+        if left_out:
+            record.msg = f"{record.msg} ({left_out} alike left out in {self._window_s:.0f} s)"
+        return True
 
 
 def _render() -> structlog.processors.JSONRenderer:

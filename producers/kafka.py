@@ -43,6 +43,7 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "security_protocol": settings.kafka_security_protocol,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         from aiokafka.helpers import create_ssl_context
@@ -106,9 +107,11 @@ class KafkaPublisher(AsyncLifecycle):
             enable_idempotence=True,
             linger_ms=5,
             max_request_size=settings.max_request_bytes + DLQ_HEADROOM_BYTES,
-            request_timeout_ms=30_000,
             client_id="batch-service",
         )
+        # The idempotent producer retries a send for ever (its batches never expire): each call
+        # is bounded here instead, so an unreachable cluster becomes a retried, logged error.
+        self._timeout_s = settings.kafka_request_timeout_ms / 1000
 
     async def start(self) -> None:
         """Connect to the cluster."""
@@ -153,7 +156,7 @@ class KafkaPublisher(AsyncLifecycle):
 
     async def reachable(self) -> None:
         """Raises unless the cluster answers a metadata request (readiness)."""
-        async with kafka_errors():
+        async with kafka_errors(), asyncio.timeout(self._timeout_s):
             await self._producer.client.fetch_all_metadata()
 
     async def publish_fact(self, event: BatchCancelled) -> None:
@@ -171,7 +174,7 @@ class KafkaPublisher(AsyncLifecycle):
         A value that cannot be sent at any size the topic takes is sent without its value (a
         `dlq-value-omitted` header gives its size) rather than block the partition for ever.
         """
-        async with kafka_errors():
+        async with kafka_errors(), asyncio.timeout(self._timeout_s):
             futures = [await self._send_letter(letter) for letter in letters]
             await asyncio.gather(*futures)
 
@@ -210,7 +213,7 @@ class KafkaPublisher(AsyncLifecycle):
         await self._send_all([self._producer.send(topic, value=value, key=key, headers=headers)])
 
     async def _send_all(self, sends: Any) -> None:
-        async with kafka_errors():
+        async with kafka_errors(), asyncio.timeout(self._timeout_s):
             futures: list[Awaitable[Any]] = [await send for send in sends]
             await asyncio.gather(*futures)
 

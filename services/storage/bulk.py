@@ -50,26 +50,36 @@ class BulkWriter:
         chunk has finished, so no write is left running behind it. Call inside the adapter's
         error translator."""
         gate = asyncio.Semaphore(self._concurrency)
+        failed: list[BaseException] = []
 
         async def send(start: int) -> BulkOutcome:
             chunk = list(writes[start : start + self.chunk])
             conditional = [i for i, w in enumerate(chunk) if isinstance(w, (ReplaceOne, UpdateOne))]
             async with gate:
+                if failed:
+                    # A server that failed one chunk is not sent the next: each would wait
+                    # out its own timeout. The error is raised once all have finished.
+                    return BulkOutcome()
                 try:
                     result = await coll.bulk_write(chunk, ordered=False)
                 except BulkWriteError as exc:
                     errors = exc.details["writeErrors"]
                     if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                        failed.append(exc)
                         raise
                     matched = exc.details.get("nMatched", 0) + exc.details.get("nUpserted", 0)
                     duplicates = {start + int(e["index"]) for e in errors}
                     return BulkOutcome(duplicates, self._unproven(start, conditional, matched))
                 except OperationFailure as exc:
                     if not is_revision_conflict(exc):
+                        failed.append(exc)
                         raise
                     # FerretDB stopped the command at a refused revision: the writes before it
                     # happened, those after it did not; which is which, only a read tells.
                     return BulkOutcome(unconfirmed={start + i for i in range(len(chunk))})
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
             matched = result.matched_count + result.upserted_count
             return BulkOutcome(unconfirmed=self._unproven(start, conditional, matched))
 

@@ -87,3 +87,11 @@ async def test_a_lost_insert_race_is_named_and_other_errors_raise() -> None:
     other = OperationFailure("boom", 2, {"ok": 0.0, "errmsg": "boom", "code": 2})
     with pytest.raises(OperationFailure):
         await _writer(True).write(_Collection(other), _writes())  # type: ignore[arg-type]
+
+
+async def test_after_a_failed_chunk_no_further_chunk_is_sent() -> None:
+    down = OperationFailure("timeout", 50, {"ok": 0.0, "errmsg": "timeout", "code": 50})
+    collection = _Collection(down, _Answer(1), _Answer(1))
+    with pytest.raises(OperationFailure):
+        await _writer(True, chunk=1).write(collection, _writes())  # type: ignore[arg-type]
+    assert len(collection.commands) == 1, "one timeout, not one per chunk"
