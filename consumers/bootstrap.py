@@ -123,6 +123,7 @@ def open_mongo_store(
         timeout_ms=settings.mongo_timeout_ms,
         bulk_chunk=settings.mongo_bulk_chunk,
         write_concurrency=settings.mongo_write_concurrency,
+        cache_size=settings.document_cache_size,
         event_listeners=listeners,
         **settings.mongo_client_options(),
     )
@@ -187,6 +188,8 @@ async def bootstrap(
             clock=clock,
             observer=MetricsObserver(metrics),
             auto_cancel_grace_s=settings.auto_cancel_grace_s,
+            ack_delay_s=settings.outbox_ack_delay_s,
+            relay_min_age_s=settings.relay_min_age_s,
         )
         yield Service(settings, topics, stores, publisher, pipeline, retry, clock, metrics, health)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -117,17 +118,14 @@ class ConsumerLoop:
         relayed_at = counted_at = watched_at = ticked_at = time.monotonic()
         while not stop.is_set():
             self._health.beat()
-            batch = await self._consumer.getmany(
-                timeout_ms=self._settings.poll_timeout_ms,
-                max_records=self._settings.poll_max_records,
-            )
+            batch = await self._poll()
             if batch:
                 async with self._lock:
                     await self._handle(batch)
             await self._lag.update()
             now = time.monotonic()
             if not batch or now - counted_at > self._settings.recount_interval_s:
-                await self._step("idle", self._pipeline.idle)
+                await self._step("idle", functools.partial(self._pipeline.idle, not batch))
                 counted_at = now
             if now - relayed_at > self._settings.relay_interval_s:
                 await self._step("relay", self._relay)
@@ -139,6 +137,35 @@ class ConsumerLoop:
                 await self._step("tick", self._tick)
                 ticked_at = now
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
+
+    async def _poll(self) -> dict[TopicPartition, list[Any]]:
+        """One poll. Under a backlog, what the consumer fetches next is added to it (up to
+        `poll_backlog_records`): one fold then writes each learner once for the facts of
+        several topics and partitions, instead of once per poll that holds some of them."""
+        settings = self._settings
+        batch = await self._consumer.getmany(
+            timeout_ms=settings.poll_timeout_ms, max_records=settings.poll_max_records
+        )
+        total = sum(map(len, batch.values()))
+        while batch and total < settings.poll_backlog_records and await self._behind():
+            more = await self._consumer.getmany(
+                timeout_ms=settings.poll_gather_ms,
+                max_records=min(settings.poll_max_records, settings.poll_backlog_records - total),
+            )
+            if not more:
+                break
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+            total += sum(map(len, more.values()))
+        return batch
+
+    async def _behind(self) -> bool:
+        """Whether a held partition has records beyond what was fetched (a backlog)."""
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None and highwater > await self._consumer.position(tp):
+                return True
+        return False
 
     async def _step(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         with self._observer.step(name):
@@ -177,7 +204,9 @@ class ConsumerLoop:
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> bool:
         async def commit() -> None:
-            async with commit_errors():
+            # aiokafka waits for the coordinator for ever: bounded here, a retried error.
+            timeout_s = self._settings.kafka_request_timeout_ms / 1000
+            async with commit_errors(), asyncio.timeout(timeout_s):
                 await self._consumer.commit(offsets)
 
         try:

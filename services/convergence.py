@@ -197,7 +197,9 @@ class PollFold:
 
     async def _load(self, keys: set[str], whole: set[str]) -> dict[str, EnrolmentDoc]:
         """The documents of these keys, and every document of the `whole` batches."""
-        docs = await self.documents.get_enrolments(k for k in keys if batch_of_key(k) not in whole)
+        docs = await self.documents.get_enrolments(
+            (k for k in keys if batch_of_key(k) not in whole), may_guess_new=True
+        )
         for batch_id in whole:
             docs.update((d.key, d) for d in await self.documents.enrolments_of_batch(batch_id))
         return docs

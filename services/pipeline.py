@@ -48,6 +48,8 @@ class Pipeline:
         observer: Observer = QUIET,
         max_rounds: int = 25,
         auto_cancel_grace_s: float = 300.0,
+        ack_delay_s: float = 0.0,
+        relay_min_age_s: float = 0.0,
     ) -> None:
         self._stores = stores
         self._publisher = publisher
@@ -55,6 +57,8 @@ class Pipeline:
         self._observer = observer
         self._max_rounds = max_rounds
         self._grace_s = auto_cancel_grace_s
+        self._ack_delay_s = ack_delay_s  # published entries removed with the next write, or then
+        self._relay_min_age_s = relay_min_age_s
         self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
         self._published: dict[str, float] = {}  # automatic cancellations: id -> when
 
@@ -79,12 +83,14 @@ class Pipeline:
         report.dead_letters = len(letters)
         report.letters = [(d.source.topic, d.reason) for d in letters]
         await self._announce(run.outboxed.values(), report, _facts_by_learner(learners))
+        await self._flush(self._ack_delay_s)
         return report
 
-    async def idle(self) -> None:
-        """Finish work a crash left behind (batches marked for re-evaluation), then recount
-        the batches marked stale. Called when a poll brings nothing, every few seconds while
-        busy, and at shutdown, so counts are exact once the service is idle."""
+    async def idle(self, quiet: bool = True) -> None:
+        """Finish work a crash left behind (batches marked for re-evaluation), remove published
+        entries from their outboxes (all of them when `quiet`: nothing waits to be folded),
+        then recount the batches marked stale. Called when a poll brings nothing, every few
+        seconds while busy, and at shutdown, so documents and counts are exact once idle."""
         pending = await self._stores.refresh.pending()
         for batch_id in sorted(pending)[: self._refresh_per_call]:
             run = self._poll_fold()
@@ -92,7 +98,12 @@ class Pipeline:
             await self._stores.counts.mark_stale(run.touched)
             await self._announce(run.outboxed.values(), Report())
             await self._stores.refresh.clear(pending[batch_id])
+        await self._flush(0.0 if quiet else self._ack_delay_s)
         await self._stores.counts.recount_stale()
+
+    async def _flush(self, older_than_s: float) -> None:
+        with self._observer.step("acknowledge"):
+            await self._stores.outbox.flush(older_than_s)
 
     async def tick(self) -> Report:
         """The clock's work (contract 8): keep each batch's `status` current, and publish the
@@ -129,8 +140,9 @@ class Pipeline:
         """Publish every announcement still in an outbox (after a crash, or a failed
         publish), then remove it there. Returns the event ids published."""
         report = Report()
-        while docs := await self._stores.outbox.pending(limit):
+        while docs := await self._stores.outbox.pending(limit, self._relay_min_age_s):
             await self._announce(docs, report)
+            await self._flush(0.0)
             if len(docs) < limit:
                 break
         return report.announced
@@ -164,8 +176,7 @@ class Pipeline:
         with self._observer.step("publish"):
             await self._publisher.announce(events, traces)
         self._observer.announced(events, times)
-        with self._observer.step("acknowledge"):
-            await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
+        await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
         report.announced += [e.id for e in events]
         report.certificates += [e.id for e in events if e.type == "certificate.eligible"]
 

@@ -68,7 +68,13 @@ class DocumentStore(Protocol):
 
     async def get_batches(self, ids: Iterable[str]) -> dict[str, BatchDoc]: ...
 
-    async def get_enrolments(self, keys: Iterable[str]) -> dict[str, EnrolmentDoc]: ...
+    async def get_enrolments(
+        self, keys: Iterable[str], *, may_guess_new: bool = False
+    ) -> dict[str, EnrolmentDoc]:
+        """The documents of these keys that exist. `may_guess_new` (the fold's load): a key
+        the store has reason to think new may be left out unread; if it existed, its insert
+        loses like any concurrent write, and the fold reads it next round."""
+        ...
 
     async def enrolments_of_batch(self, batch_id: str) -> list[EnrolmentDoc]: ...
 
@@ -145,8 +151,9 @@ class RateLimitStore(Protocol):
 class OutboxStore(Protocol):
     """Announcements written with the documents that decided them, until Kafka has them."""
 
-    async def pending(self, limit: int) -> list[EnrolmentDoc]:
-        """Documents with announcements still to publish (at most `limit`)."""
+    async def pending(self, limit: int, min_age_s: float = 0.0) -> list[EnrolmentDoc]:
+        """Documents with announcements still to publish (at most `limit` read), each with only
+        those entries; `min_age_s`: only documents whose oldest entry is at least that old."""
         ...
 
     async def stats(self) -> tuple[int, datetime | None]:
@@ -155,8 +162,13 @@ class OutboxStore(Protocol):
         ...
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
-        """Remove these entries (event ids by enrolment key) from the documents' outboxes:
-        they were published."""
+        """These entries (event ids by enrolment key) were published: remove them from the
+        documents' outboxes, now or (deferred) by `flush`."""
+        ...
+
+    async def flush(self, older_than_s: float = 0.0) -> int:
+        """Remove the acknowledged entries not removed yet that were acknowledged at least
+        `older_than_s` ago; returns how many documents were written."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -23,15 +23,28 @@ class Settings(BaseSettings):
 
     poll_max_records: int = Field(2000, ge=1, description="records taken per getmany")
     poll_timeout_ms: int = Field(500, ge=1)
+    poll_backlog_records: int = Field(
+        20_000, ge=1, description="under a backlog, polls are joined into folds of up to this"
+    )
+    poll_gather_ms: int = Field(100, ge=0, description="wait for the next fetch while joining")
     max_event_bytes: int = Field(1_048_576, ge=1024, description="larger values are dead-lettered")
     max_request_bytes: int = Field(16_777_216, description="producer limit; >= max_event_bytes")
     mongo_timeout_ms: int = Field(30_000, ge=100, description="bound on every MongoDB operation")
     mongo_bulk_chunk: int = Field(50, ge=1, le=90, description="operations per bulk command")
     mongo_write_concurrency: int = Field(1, ge=1, le=8, description="bulk commands in flight")
+    document_cache_size: int = Field(
+        20_000, ge=0, description="enrolment documents kept between polls (0: read each time)"
+    )
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(30.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
+    relay_min_age_s: float = Field(
+        60.0, ge=0, description="the relay takes outbox entries at least this old"
+    )
+    outbox_ack_delay_s: float = Field(
+        20.0, ge=0, description="published entries leave their documents by then at the latest"
+    )
     status_refresh_s: float = Field(
         60.0, gt=0, description="how often batch status and automatic cancellation are checked"
     )
@@ -45,6 +58,9 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(10_000, ge=1000, description="group membership lease")
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=1000, description="longest gap between polls")
+    kafka_request_timeout_ms: int = Field(
+        30_000, ge=1000, description="a Kafka request unanswered this long fails (then retried)"
+    )
     metadata_max_age_ms: int = Field(
         30_000, ge=1000, description="how soon a created, deleted or recreated topic is seen"
     )
@@ -92,6 +108,16 @@ class Settings(BaseSettings):
     mongodb_auth_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-256, PLAIN")
     mongodb_auth_source: str | None = Field(None, description="e.g. admin, $external")
     mongodb_tls_ca_file: str | None = Field(None, description="set: TLS on, verified by this CA")
+
+    @model_validator(mode="after")
+    def _relay_waits_for_deferred_removals(self) -> Settings:
+        # An entry published and not yet removed is at most `outbox_ack_delay_s` old (plus a
+        # poll); a relay taking younger entries would publish it again.
+        if self.relay_min_age_s and self.relay_min_age_s <= self.outbox_ack_delay_s:
+            raise ValueError(
+                "relay_min_age_s must exceed outbox_ack_delay_s (or be 0: relay at once)"
+            )
+        return self
 
     def mongo_client_options(self) -> dict[str, Any]:
         """Keyword arguments for AsyncMongoClient beyond the URI (only those that are set; an

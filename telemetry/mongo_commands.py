@@ -27,7 +27,7 @@ class MongoCommandMetrics(monitoring.CommandListener):
         self.commands = Counter(
             "batch_service_mongodb_commands",
             "Data commands sent to MongoDB (find, getMore, insert, update, delete, ...)",
-            ["command"],
+            ["command", "collection"],
             registry=r,
         )
         self.written = Counter(
@@ -48,7 +48,8 @@ class MongoCommandMetrics(monitoring.CommandListener):
         name = event.command_name
         if name not in _WATCHED:
             return
-        self.commands.labels(name).inc()
+        collection = event.command.get(name)
+        self.commands.labels(name, collection if isinstance(collection, str) else "").inc()
         if (field := _WRITES.get(name)) is not None:
             self.written.labels(name).inc(len(event.command.get(field, ())))
 

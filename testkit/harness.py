@@ -56,6 +56,9 @@ class Env:
             "BATCH_SERVICE_GROUP_ID": self.group,
             "BATCH_SERVICE_RETRY_BACKOFF_MAX_S": "1",
             "BATCH_SERVICE_HTTP_PORT": "0",  # several instances on one machine: free ports
+            # A crash's leftovers relayed within seconds (the default waits a minute).
+            "BATCH_SERVICE_OUTBOX_ACK_DELAY_S": "3",
+            "BATCH_SERVICE_RELAY_MIN_AGE_S": "8",
             **self.extra,
         }
 

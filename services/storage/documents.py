@@ -12,8 +12,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
+from services.storage.doc_cache import DocumentCache
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
+from services.storage.published import PublishedEntries
 from services.storage.revisions import body_of
 
 __all__ = ["BATCH_EVENTS", "COUNT_FIELDS", "MongoDocuments"]
@@ -22,13 +24,22 @@ Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount", "waitlistedCount")
 BATCH_EVENTS = "batch_events"  # one document per event of lms.batch.v1 a batch applied
+_SAMPLE = 100  # documents read before guessing, when the cache has no history yet
 
 
 class MongoDocuments:
     """The `DocumentStore` port on MongoDB (or FerretDB)."""
 
-    def __init__(self, db: AsyncDatabase[Raw], guarded: GuardedWrites) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Raw],
+        guarded: GuardedWrites,
+        cache: DocumentCache | None = None,
+        published: PublishedEntries | None = None,
+    ) -> None:
         self._guarded = guarded
+        self.cache = cache if cache is not None else DocumentCache(0)
+        self.published = published if published is not None else PublishedEntries()
         self.batches: AsyncCollection[Raw] = db["batches"]
         self.courses: AsyncCollection[Raw] = db["courses"]
         self.enrolments: AsyncCollection[Raw] = db["enrolments"]
@@ -40,13 +51,57 @@ class MongoDocuments:
     async def get_batches(self, ids: Iterable[str]) -> dict[str, BatchDoc]:
         return {d.batchId: d for d in await self._find(self.batches, BatchDoc, ids)}
 
-    async def get_enrolments(self, keys: Iterable[str]) -> dict[str, EnrolmentDoc]:
-        return {d.key: d for d in await self._find(self.enrolments, EnrolmentDoc, keys)}
+    async def get_enrolments(
+        self, keys: Iterable[str], *, may_guess_new: bool = False
+    ) -> dict[str, EnrolmentDoc]:
+        found: dict[str, EnrolmentDoc] = {}
+        missing = []
+        for key in dict.fromkeys(keys):
+            doc = self.cache.get(key)
+            if doc is not None:
+                found[key] = doc
+            else:
+                missing.append(key)
+        if may_guess_new and missing and not self.cache.warm:
+            # Cold: read a sample first, then guess for the rest from what it found.
+            sample, missing = missing[:_SAMPLE], missing[_SAMPLE:]
+            found |= await self._read(sample, settle_absent=True)
+        if may_guess_new:
+            missing = [key for key in missing if not self.cache.guess_new(key)]
+        found |= await self._read(missing)
+        return {key: self._unpublished(doc) for key, doc in found.items()}
+
+    async def _read(self, keys: list[str], settle_absent: bool = False) -> dict[str, EnrolmentDoc]:
+        """Read and cache these documents; the misses they settle are counted (the absent
+        ones by their insert, unless `settle_absent`)."""
+        if not keys:
+            return {}
+        read = {doc.key: doc for doc in await self._find(self.enrolments, EnrolmentDoc, keys)}
+        for key in keys:
+            if key in read:
+                self.cache.put(read[key])
+                self.cache.missed(key, existed=True)
+            elif settle_absent:
+                self.cache.missed(key, existed=False)
+        return read
 
     async def enrolments_of_batch(self, batch_id: str) -> list[EnrolmentDoc]:
         async with mongo_errors():
             cursor = self.enrolments.find({"batchId": batch_id})
-            return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+            docs = [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+        for doc in docs:
+            self.cache.put(doc)
+        return [self._unpublished(doc) for doc in docs]
+
+    def _unpublished(self, doc: EnrolmentDoc) -> EnrolmentDoc:
+        """The document as the fold sees it: its outbox without the entries this process
+        published and has not removed yet (`PublishedEntries`); the next save removes them."""
+        published = self.published.of(doc.key)
+        if not published or not doc.outbox:
+            return doc
+        left = [e for e in doc.outbox if e.id not in published]
+        since = doc.outboxSince if left else None
+        return doc.model_copy(update={"outbox": left, "outboxSince": since})
 
     async def batch_ids_of_course(self, course_id: str) -> list[str]:
         async with mongo_errors():
@@ -84,6 +139,14 @@ class MongoDocuments:
         if unproven:
             current = await self._guarded.stored_revs(self.enrolments, unproven)
             lost |= {key for key, rev in unproven.items() if current.get(key) != rev}
+        self.cache.drop(lost)
+        for i, (doc, rev) in enumerate(zip(docs, revs, strict=True)):
+            if doc.rev is None:  # taken for new, read or guessed: settled now
+                self.cache.missed(doc.key, existed=i in outcome.duplicates)
+            if doc.key not in lost:
+                self.cache.put(doc.model_copy(update={"rev": rev}))
+                kept = {e.id for e in doc.outbox}
+                self.published.removed(doc.key, self.published.of(doc.key) - kept)
         return lost
 
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:

@@ -46,7 +46,9 @@ class InMemoryDocuments:
     async def get_batches(self, ids: Iterable[str]) -> dict[str, BatchDoc]:
         return self._load("batches", BatchDoc, ids)
 
-    async def get_enrolments(self, keys: Iterable[str]) -> dict[str, EnrolmentDoc]:
+    async def get_enrolments(
+        self, keys: Iterable[str], *, may_guess_new: bool = False
+    ) -> dict[str, EnrolmentDoc]:
         return self._load("enrolments", EnrolmentDoc, keys)
 
     async def enrolments_of_batch(self, batch_id: str) -> list[EnrolmentDoc]:

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from schemas.documents import BatchDoc, EnrolmentDoc
-from services.storage.outbox import STATS_SCAN, oldest_entry
+from services.storage.outbox import STATS_SCAN, oldest_entry, unpublished
+from services.storage.published import PublishedEntries
 from services.storage.revisions import next_rev
 
 __all__ = [
@@ -45,9 +46,10 @@ class InMemoryOutbox:
     def __init__(self, colls: Collections) -> None:
         self._colls = colls
 
-    async def pending(self, limit: int) -> list[EnrolmentDoc]:
+    async def pending(self, limit: int, min_age_s: float = 0.0) -> list[EnrolmentDoc]:
         found = (r for r in self._colls["enrolments"].values() if r.get("hasOutbox"))
-        return [EnrolmentDoc.model_validate(r) for r in itertools.islice(found, limit)]
+        docs = [EnrolmentDoc.model_validate(r) for r in itertools.islice(found, limit)]
+        return unpublished(docs, PublishedEntries(), min_age_s)
 
     async def stats(self) -> tuple[int, datetime | None]:
         raws = [r for r in self._colls["enrolments"].values() if r.get("hasOutbox")]
@@ -67,6 +69,9 @@ class InMemoryOutbox:
                     outboxSince=since,
                     rev=next_rev(raw.get("rev")),
                 )
+
+    async def flush(self, older_than_s: float = 0.0) -> int:
+        return 0  # acknowledged at once
 
 
 class InMemoryCounts:

@@ -17,6 +17,7 @@ from services.ports import Stores
 from services.storage.bulk import DEFAULT_BULK_CHUNK, BulkWriter
 from services.storage.checkpoints import MongoCheckpoints
 from services.storage.counts import COUNT_MARKS, MongoCounts
+from services.storage.doc_cache import DocumentCache
 from services.storage.documents import BATCH_EVENTS, MongoDocuments
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
@@ -25,6 +26,7 @@ from services.storage.lookup import DetectedLookup
 from services.storage.maintenance import MongoMaintenance
 from services.storage.marks import MongoMarks
 from services.storage.outbox import MongoOutbox
+from services.storage.published import PublishedEntries
 from services.storage.ratelimits import MongoRateLimits
 from services.storage.reads import MongoReads
 
@@ -47,6 +49,7 @@ class MongoStore:
         *,
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
         write_concurrency: int = 1,
+        cache_size: int = 0,
     ) -> None:
         self.client = client
         db = client[db_name]
@@ -54,8 +57,10 @@ class MongoStore:
         self._guarded = guarded = GuardedWrites(
             self.lookup, BulkWriter(bulk_chunk, write_concurrency)
         )
-        self.documents = MongoDocuments(db, guarded)
-        self.outbox = MongoOutbox(self.documents.enrolments, guarded)
+        self.cache = cache = DocumentCache(cache_size)
+        published = PublishedEntries()
+        self.documents = MongoDocuments(db, guarded, cache, published)
+        self.outbox = MongoOutbox(self.documents.enrolments, guarded, cache, published)
         self.counts = MongoCounts(db, guarded)
         self.checkpoints = MongoCheckpoints(db)
         self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
@@ -74,6 +79,7 @@ class MongoStore:
         timeout_ms: int = 30_000,
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
         write_concurrency: int = 1,
+        cache_size: int = 0,
         **client_options: Any,
     ) -> MongoStore:
         """A client (timezone-aware datetimes) and the store over its database.
@@ -90,7 +96,13 @@ class MongoStore:
             appname="batch-service",
             **client_options,
         )
-        return cls(client, db_name, bulk_chunk=bulk_chunk, write_concurrency=write_concurrency)
+        return cls(
+            client,
+            db_name,
+            bulk_chunk=bulk_chunk,
+            write_concurrency=write_concurrency,
+            cache_size=cache_size,
+        )
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""

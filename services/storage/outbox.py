@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
@@ -11,11 +11,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.documents import EnrolmentDoc
 from services.errors import DocumentKeptChanging
+from services.storage.doc_cache import DocumentCache
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
+from services.storage.published import PublishedEntries
 from services.storage.revisions import ROUNDS, next_rev
 
-__all__ = ["STATS_SCAN", "MongoOutbox", "oldest_entry"]
+__all__ = ["STATS_SCAN", "MongoOutbox", "oldest_entry", "unpublished"]
 
 STATS_SCAN = 1000  # documents looked at for the oldest entry's age
 
@@ -25,14 +27,23 @@ Raw = dict[str, Any]
 class MongoOutbox:
     """The `OutboxStore` port: `hasOutbox` (indexed) marks documents with entries."""
 
-    def __init__(self, enrolments: AsyncCollection[Raw], guarded: GuardedWrites) -> None:
+    def __init__(
+        self,
+        enrolments: AsyncCollection[Raw],
+        guarded: GuardedWrites,
+        cache: DocumentCache | None = None,
+        published: PublishedEntries | None = None,
+    ) -> None:
         self._enrolments = enrolments
         self._guarded = guarded
+        self._cache = cache if cache is not None else DocumentCache(0)
+        self._published = published if published is not None else PublishedEntries()
 
-    async def pending(self, limit: int) -> list[EnrolmentDoc]:
+    async def pending(self, limit: int, min_age_s: float = 0.0) -> list[EnrolmentDoc]:
         async with mongo_errors():
             cursor = self._enrolments.find({"hasOutbox": True}).limit(limit)
-            return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+            docs = [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+        return unpublished(docs, self._published, min_age_s)
 
     async def stats(self) -> tuple[int, datetime | None]:
         async with mongo_errors():
@@ -44,40 +55,103 @@ class MongoOutbox:
         return count, oldest_entry(raws)
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
-        """Remove these published entries from these documents' outboxes, in a few round trips
-        for all of them: read, write what is left with the next revision, read back. Documents
-        that changed meanwhile are done again."""
+        """These entries are published: removed from their documents by the fold's next write
+        of them, or by `flush` (`PublishedEntries`)."""
+        self._published.add(acks)
+
+    async def flush(self, older_than_s: float = 0.0) -> int:
+        """Remove from their documents the entries published at least `older_than_s` ago and
+        not removed yet; returns how many documents were written."""
+        due = self._published.due(older_than_s)
+        if not due:
+            return 0
+        await self._remove(due)
+        for key, ids in due.items():
+            self._published.removed(key, ids)
+        return len(due)
+
+    async def _remove(self, acks: Mapping[str, set[str]]) -> None:
+        """Remove these entries from these documents' outboxes, in a few round trips for all
+        of them: write what is left with the next revision (the document as this process last
+        wrote it when cached, else as read), then read back what the answer did not prove.
+        Documents that changed meanwhile are done again."""
         pending = dict(acks)
         for _ in range(ROUNDS):
             if not pending:
                 return
-            revs, unproven = await self._write_what_is_left(pending)
-            current = await self._guarded.stored_revs(self._enrolments, unproven)
-            pending = {key: pending[key] for key in unproven if current.get(key) != revs[key]}
+            pending = {key: pending[key] for key in await self._write_what_is_left(pending)}
         raise DocumentKeptChanging("documents kept changing during an outbox acknowledgement")
 
-    async def _write_what_is_left(
-        self, pending: Mapping[str, set[str]]
-    ) -> tuple[dict[str, str], set[str]]:
+    async def _write_what_is_left(self, pending: Mapping[str, set[str]]) -> set[str]:
         """One guarded update per document that still holds an acknowledged entry; returns
-        the revision each update carries, and the keys whose write the answer did not prove."""
-        writes: list[UpdateOne] = []
-        revs: dict[str, str] = {}
+        the keys to do again (changed meanwhile by another writer)."""
+        states = {key: doc for key in pending if (doc := self._cache.get(key)) is not None}
+        raws = {key: _state_of(doc) for key, doc in states.items()}
+        unread = [key for key in pending if key not in raws]
         projection = {"outbox": 1, "outboxSince": 1, "rev": 1}
+        writes: list[UpdateOne] = []
+        written: dict[str, dict[str, Any]] = {}  # key -> the fields written
         async with mongo_errors():
-            for raw in await self._guarded.lookup.by_ids(self._enrolments, pending, projection):
+            if unread:
+                found = await self._guarded.lookup.by_ids(self._enrolments, unread, projection)
+                raws.update((raw["_id"], raw) for raw in found)
+            for key, raw in raws.items():
                 outbox = raw.get("outbox", [])
-                left = [e for e in outbox if e.get("id") not in pending[raw["_id"]]]
+                left = [e for e in outbox if e.get("id") not in pending[key]]
                 if len(left) == len(outbox):
                     continue  # acknowledged already (by a relay, say)
-                revs[raw["_id"]] = rev = next_rev(raw.get("rev"))
                 since = raw.get("outboxSince") if left else None
-                fields = {"outbox": left, "hasOutbox": bool(left), "outboxSince": since, "rev": rev}
-                update = {"$set": fields}
-                writes.append(UpdateOne({"_id": raw["_id"], "rev": raw.get("rev")}, update))
+                written[key] = fields = {
+                    "outbox": left,
+                    "hasOutbox": bool(left),
+                    "outboxSince": since,
+                    "rev": next_rev(raw.get("rev")),
+                }
+                writes.append(UpdateOne({"_id": key, "rev": raw.get("rev")}, {"$set": fields}))
             outcome = await self._guarded.bulk.write(self._enrolments, writes)
-        keys = list(revs)
-        return revs, {keys[i] for i in outcome.unconfirmed}
+        keys = list(written)
+        unproven = {keys[i] for i in outcome.unconfirmed}
+        current = await self._guarded.stored_revs(self._enrolments, unproven) if unproven else {}
+        again = {key for key in unproven if current.get(key) != written[key]["rev"]}
+        self._cache.drop(again)
+        for key, fields in written.items():
+            if key not in again and key in states:
+                left_ids = {e["id"] for e in fields["outbox"]}
+                outbox = [e for e in states[key].outbox if e.id in left_ids]
+                update = {
+                    "outbox": outbox,
+                    "outboxSince": fields["outboxSince"],
+                    "rev": fields["rev"],
+                }
+                self._cache.put(states[key].model_copy(update=update))
+        return again
+
+
+def _state_of(doc: EnrolmentDoc) -> Raw:
+    """A cached document's outbox as stored (the fields an acknowledgement reads)."""
+    return {
+        "outbox": [e.model_dump() for e in doc.outbox],
+        "outboxSince": doc.outboxSince,
+        "rev": doc.rev,
+    }
+
+
+def unpublished(
+    docs: Iterable[EnrolmentDoc], published: PublishedEntries, min_age_s: float
+) -> list[EnrolmentDoc]:
+    """What a relay should publish: each document's entries this process has not published,
+    and only documents whose oldest entry was decided at least `min_age_s` ago (a younger one
+    may be in the hands of the instance that decided it)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
+    found = []
+    for doc in docs:
+        if min_age_s and doc.outboxSince is not None and _aware(doc.outboxSince) > cutoff:
+            continue
+        ids = published.of(doc.key)
+        left = [e for e in doc.outbox if e.id not in ids]
+        if left:
+            found.append(doc.model_copy(update={"outbox": left}))
+    return found
 
 
 def oldest_entry(raws: Iterable[Raw]) -> datetime | None:

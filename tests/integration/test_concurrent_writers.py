@@ -28,17 +28,25 @@ ROUNDS = 8
 LEARNERS = 12
 
 
-@pytest.fixture
+@pytest.fixture(params=[0, 1000], ids=["no-cache", "cached"])
 async def pipelines(
-    kafka_bootstrap: str, mongodb_uri: str, mongo_db_name: str, topic_prefix: str
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    mongo_db_name: str,
+    topic_prefix: str,
 ) -> AsyncIterator[list[Pipeline]]:
+    """Each writer with its own client and, when cached, its own document cache: a cached
+    document goes stale as soon as another writer wins, and the write from it must lose."""
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
     stores, made = [], []
     publisher = KafkaPublisher(settings, Topics(topic_prefix))
     await publisher.start()
     try:
         for _ in range(WRITERS):
-            store = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=30_000)
+            store = MongoStore.connect(
+                mongodb_uri, mongo_db_name, timeout_ms=30_000, cache_size=request.param
+            )
             await store.create_indexes()
             stores.append(store)
             made.append(Pipeline(store.stores(), publisher))

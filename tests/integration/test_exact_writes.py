@@ -69,3 +69,31 @@ async def test_a_save_computed_from_an_old_revision_loses_and_says_so(
     [final] = (await mongo.documents.get_enrolments([doc.key])).values()
     assert final.progressStatus == 2
     assert len(await mongo.documents.get_enrolments(o.key for o in others)) == 3
+
+
+async def test_a_cached_document_another_writer_changed_loses_and_is_read_afresh(
+    mongodb_uri: str, mongo_db_name: str
+) -> None:
+    commands = _Commands()
+    ours = MongoStore.connect(
+        mongodb_uri, mongo_db_name, timeout_ms=20_000, cache_size=10, event_listeners=[commands]
+    )
+    theirs = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=20_000)
+    async with ours, theirs:
+        await ours.create_indexes()
+        doc = EnrolmentDoc(batchId="b", userId="u")
+        await ours.documents.save_enrolments([doc])
+        commands.seen.clear()
+        [cached] = (await ours.documents.get_enrolments([doc.key])).values()
+        assert commands.seen["find"] == 0, "what this process wrote is not read again"
+        [stored] = (await theirs.documents.get_enrolments([doc.key])).values()
+        assert (
+            await theirs.documents.save_enrolments(
+                [stored.model_copy(update={"progressStatus": 2})]
+            )
+            == set()
+        )
+        stale = cached.model_copy(update={"progressStatus": 1})
+        assert await ours.documents.save_enrolments([stale]) == {doc.key}, "the write loses"
+        [fresh] = (await ours.documents.get_enrolments([doc.key])).values()
+        assert fresh.progressStatus == 2 and commands.seen["find"] >= 1, "read afresh"

@@ -5,8 +5,8 @@ checkpoints and maintenance."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,14 +17,15 @@ from services.ports import Stores
 from services.storage import InMemoryStore, MongoStore
 
 
-@pytest.fixture(params=["memory", "mongo"])
+@pytest.fixture(params=["memory", "mongo", "mongo-cached"])
 async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     if request.param == "memory":
         yield InMemoryStore().stores()
         return
     uri = request.getfixturevalue("mongodb_uri")
     db_name = request.getfixturevalue("mongo_db_name")
-    async with MongoStore.connect(uri, db_name, timeout_ms=20_000) as mongo:
+    cache = 100 if request.param == "mongo-cached" else 0
+    async with MongoStore.connect(uri, db_name, timeout_ms=20_000, cache_size=cache) as mongo:
         await mongo.create_indexes()
         yield mongo.stores()
 
@@ -142,7 +143,9 @@ async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> 
     [left] = await stores.outbox.pending(10)
     assert [e.id for e in left.outbox] == ["e2"] and left.outboxSince == since
     await stores.outbox.acknowledge({doc.key: {"e2"}, "no such key": {"e3"}})
-    assert await stores.outbox.pending(10) == []
+    assert await stores.outbox.pending(10) == [], "published: not relayed again"
+    await stores.outbox.flush()  # the removal may be deferred until here
+    assert await stores.outbox.flush() == 0
     assert await stores.outbox.stats() == (0, None)
     [acked] = (await stores.documents.get_enrolments([doc.key])).values()
     assert acked.rev != pending.rev, "an acknowledgement is a guarded write like any other"
@@ -261,3 +264,23 @@ async def test_batches_and_a_learners_enrolments_are_listed_in_id_pages(stores: 
     assert [d.batchId for d in mine] == ["b1", "b2"]
     rest = await reads.enrolments_of_user("u.$1", mine[-1].key, 2)
     assert [d.batchId for d in rest] == ["b3"]
+
+
+async def test_a_published_entry_leaves_its_document_with_the_next_save_or_a_flush(
+    stores: Stores,
+) -> None:
+    first, second = _docs(2)
+    events = {d.key: [_event(f"e-{i}", d.userId)] for i, d in enumerate((first, second))}
+    await stores.documents.save_enrolments(
+        [d.model_copy(update={"outbox": events[d.key]}) for d in (first, second)]
+    )
+    await stores.outbox.acknowledge({k: {e.id for e in v} for k, v in events.items()})
+    loaded = await stores.documents.get_enrolments([first.key, second.key])
+    assert all(d.outbox == [] for d in loaded.values()), "the fold never sees them again"
+    # The fold writes `first` again: its published entry goes with that write.
+    changed = loaded[first.key].model_copy(update={"progressStatus": 1})
+    assert await stores.documents.save_enrolments([changed]) == set()
+    await stores.outbox.flush()
+    stored = await stores.maintenance.dump("enrolments")
+    assert stored[first.key]["outbox"] == [] and stored[second.key]["outbox"] == []
+    assert not stored[first.key]["hasOutbox"] and not stored[second.key]["hasOutbox"]

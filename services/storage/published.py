@@ -1,0 +1,53 @@
+"""Announcements published whose removal from their documents' outboxes is deferred.
+
+Removing an entry from an outbox is a write of its document; under a backlog it is one more
+write per announcing learner, as costly as the fold's own. So the removal waits (at most
+`outbox_ack_delay_s`): if the fold writes the document again meanwhile, the entry is left out
+of that write for free; otherwise a flush writes the removals together. Until then this
+process knows the entries are published: its relay skips them, and its reads of the
+documents leave them out. Another process' relay only takes entries older than
+`relay_min_age_s` (longer than the delay), so it does not publish them again either; after a
+crash it may, with the same ids, which subscribers dedupe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+__all__ = ["PublishedEntries"]
+
+
+class PublishedEntries:
+    """Event ids published, by document key, with when they were published."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, set[str]] = {}
+        self._since: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return sum(map(len, self._ids.values()))
+
+    def add(self, acks: Mapping[str, set[str]]) -> None:
+        now = time.monotonic()
+        for key, ids in acks.items():
+            self._ids.setdefault(key, set()).update(ids)
+            self._since.setdefault(key, now)
+
+    def of(self, key: str) -> set[str]:
+        return self._ids.get(key, set())
+
+    def removed(self, key: str, ids: Iterable[str]) -> None:
+        """These entries are no longer in the stored document."""
+        left = self._ids.get(key)
+        if left is None:
+            return
+        left.difference_update(ids)
+        if not left:
+            del self._ids[key]
+            del self._since[key]
+
+    def due(self, older_than_s: float) -> dict[str, set[str]]:
+        """The entries published at least `older_than_s` ago, by key."""
+        cutoff = time.monotonic() - older_than_s
+        return {key: set(self._ids[key]) for key, at in self._since.items() if at <= cutoff}
