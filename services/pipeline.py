@@ -61,11 +61,25 @@ class Pipeline:
         self._relay_min_age_s = relay_min_age_s
         self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
         self._published: dict[str, float] = {}  # automatic cancellations: id -> when
+        self._unannounced: dict[str, EnrolmentDoc] = {}  # saved by a failed attempt
 
     async def handle(self, received: Sequence[Received]) -> Report:
         """Persist, then publish. Returns once both are durable; the caller then commits."""
         report = Report(events=len(received))
         run = self._poll_fold()
+        try:
+            await self._fold_and_publish(received, run, report)
+        except BaseException:
+            # What this attempt saved is persisted with its announcements: the next attempt
+            # (the retry of the same records, which finds nothing left to write) publishes them.
+            self._unannounced.update(run.outboxed)
+            raise
+        self._unannounced = {}
+        return report
+
+    async def _fold_and_publish(
+        self, received: Sequence[Received], run: PollFold, report: Report
+    ) -> None:
         letters = [DeadLetter(r, r.reason or "invalid") for r in received if r.event is None]
         good = [r for r in received if r.event is not None]
         learners = [r for r in good if not isinstance(r.event, (CoursePublished, *BATCH_EVENTS))]
@@ -82,9 +96,9 @@ class Pipeline:
         self._observer.dead_lettered(letters)
         report.dead_letters = len(letters)
         report.letters = [(d.source.topic, d.reason) for d in letters]
-        await self._announce(run.outboxed.values(), report, _facts_by_learner(learners))
+        outboxed = {**self._unannounced, **run.outboxed}
+        await self._announce(outboxed.values(), report, _facts_by_learner(learners))
         await self._flush(self._ack_delay_s)
-        return report
 
     async def idle(self, quiet: bool = True) -> None:
         """Finish work a crash left behind (batches marked for re-evaluation), remove published
@@ -140,6 +154,7 @@ class Pipeline:
         """Publish every announcement still in an outbox (after a crash, or a failed
         publish), then remove it there. Returns the event ids published."""
         report = Report()
+        self._unannounced = {}  # the relay takes them, with everything else pending
         while docs := await self._stores.outbox.pending(limit, self._relay_min_age_s):
             await self._announce(docs, report)
             await self._flush(0.0)

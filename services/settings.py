@@ -27,23 +27,26 @@ class Settings(BaseSettings):
         20_000, ge=1, description="under a backlog, polls are joined into folds of up to this"
     )
     poll_gather_ms: int = Field(100, ge=0, description="wait for the next fetch while joining")
+    poll_step_ms: int = Field(
+        1_000, ge=0, description="under a backlog, partitions are read within this of each other"
+    )
     max_event_bytes: int = Field(1_048_576, ge=1024, description="larger values are dead-lettered")
     max_request_bytes: int = Field(16_777_216, description="producer limit; >= max_event_bytes")
     mongo_timeout_ms: int = Field(30_000, ge=100, description="bound on every MongoDB operation")
     mongo_bulk_chunk: int = Field(50, ge=1, le=90, description="operations per bulk command")
     mongo_write_concurrency: int = Field(1, ge=1, le=8, description="bulk commands in flight")
     document_cache_size: int = Field(
-        20_000, ge=0, description="enrolment documents kept between polls (0: read each time)"
+        10_000, ge=0, description="enrolment documents kept between polls (0: read each time)"
     )
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
     recount_interval_s: float = Field(30.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
     relay_min_age_s: float = Field(
-        60.0, ge=0, description="the relay takes outbox entries at least this old"
+        180.0, ge=0, description="the relay takes outbox entries at least this old"
     )
     outbox_ack_delay_s: float = Field(
-        20.0, ge=0, description="published entries leave their documents by then at the latest"
+        120.0, ge=0, description="published entries leave their documents by then at the latest"
     )
     status_refresh_s: float = Field(
         60.0, gt=0, description="how often batch status and automatic cancellation are checked"

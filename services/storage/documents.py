@@ -139,10 +139,11 @@ class MongoDocuments:
         if unproven:
             current = await self._guarded.stored_revs(self.enrolments, unproven)
             lost |= {key for key, rev in unproven.items() if current.get(key) != rev}
-        self.cache.drop(lost)
-        for i, (doc, rev) in enumerate(zip(docs, revs, strict=True)):
+        for i, doc in enumerate(docs):
             if doc.rev is None:  # taken for new, read or guessed: settled now
                 self.cache.missed(doc.key, existed=i in outcome.duplicates)
+        self.cache.drop(lost)  # after `missed`: a lost key is read next time, never guessed
+        for doc, rev in zip(docs, revs, strict=True):
             if doc.key not in lost:
                 self.cache.put(doc.model_copy(update={"rev": rev}))
                 kept = {e.id for e in doc.outbox}

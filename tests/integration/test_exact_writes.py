@@ -97,3 +97,23 @@ async def test_a_cached_document_another_writer_changed_loses_and_is_read_afresh
         assert await ours.documents.save_enrolments([stale]) == {doc.key}, "the write loses"
         [fresh] = (await ours.documents.get_enrolments([doc.key])).values()
         assert fresh.progressStatus == 2 and commands.seen["find"] >= 1, "read afresh"
+
+
+async def test_a_document_guessed_new_that_existed_is_read_next_time_not_guessed_again(
+    mongodb_uri: str, mongo_db_name: str
+) -> None:
+    ours = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=20_000, cache_size=1000)
+    theirs = MongoStore.connect(mongodb_uri, mongo_db_name, timeout_ms=20_000)
+    async with ours, theirs:
+        await ours.create_indexes()
+        # Many new learners: the cache learns that what it does not hold is new.
+        await ours.documents.save_enrolments(
+            [EnrolmentDoc(batchId="b", userId=f"new{i}") for i in range(150)]
+        )
+        known = EnrolmentDoc(batchId="b", userId="theirs")
+        await theirs.documents.save_enrolments([known])  # written by another instance
+        got = await ours.documents.get_enrolments([known.key], may_guess_new=True)
+        assert got == {}, "guessed new, unread"
+        assert await ours.documents.save_enrolments([known]) == {known.key}, "the insert loses"
+        got = await ours.documents.get_enrolments([known.key], may_guess_new=True)
+        assert known.key in got, "read this time: the fold folds into the stored document"

@@ -188,6 +188,26 @@ async def test_an_announcement_stays_in_the_outbox_until_kafka_has_it(
     assert len(publisher.statuses) == 1
 
 
+async def test_the_retry_of_a_poll_whose_publish_failed_publishes_what_it_saved(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    await pipeline.handle(
+        received([course(leaf_nodes=["a"]), batch_created(templates=[template("t")])])
+    )
+    publisher.down = True
+    poll = received([enrolled(), completed("a")])
+    with pytest.raises(PublishUnavailable):
+        await pipeline.handle(poll)
+    publisher.down = False
+    await pipeline.handle(poll)  # the retry: nothing left to write, the saved ones published
+    assert [e.type for e in publisher.statuses + publisher.certificates] == [
+        "enrolment.seated",
+        "certificate.eligible",
+    ]
+    await store.outbox.flush()
+    assert await store.outbox.pending(10) == []
+
+
 async def test_bad_records_and_rejected_batch_events_are_dead_lettered_with_a_reason(
     store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
 ) -> None:
