@@ -36,11 +36,11 @@ class Settings(BaseSettings):
     mongo_bulk_chunk: int = Field(50, ge=1, le=90, description="operations per bulk command")
     mongo_write_concurrency: int = Field(1, ge=1, le=8, description="bulk commands in flight")
     document_cache_size: int = Field(
-        10_000, ge=0, description="enrolment documents kept between polls (0: read each time)"
+        5_000, ge=0, description="enrolment documents kept between polls (0: read each time)"
     )
     retry_max_elapsed_s: float = Field(300.0, gt=0, description="give up (and exit 1) after this")
     retry_backoff_max_s: float = Field(10.0, gt=0)
-    recount_interval_s: float = Field(30.0, gt=0, description="batch counts while busy")
+    recount_interval_s: float = Field(120.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
     relay_min_age_s: float = Field(
         180.0, ge=0, description="the relay takes outbox entries at least this old"

@@ -100,6 +100,7 @@ async def test_an_interrupted_replay_resumes_where_it_stopped_and_ends_exact(
         "replay",
         "--into",
         mongo_db_name,
+        "--pipeline",
         env=env.as_environ(),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -115,8 +116,34 @@ async def test_an_interrupted_replay_resumes_where_it_stopped_and_ends_exact(
     assert await proc.wait() == 130, rest
     assert "--resume" in rest
 
-    code, _, err = await _replay(env, "--into", mongo_db_name, "--resume")
+    code, _, err = await _replay(env, "--into", mongo_db_name, "--pipeline", "--resume")
     assert code == 0, err[-3000:]
     assert "replay done" in err
     assert_documents_exact(await read_docs(env), stream.expected())
     assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
+
+
+async def test_a_shadow_replay_folds_into_an_empty_shadow_only_and_counts_exactly(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
+) -> None:
+    stream = generate_stream(seed=23, batches=3, learners=40)
+    env = Env(kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name)
+    await publish(kafka_bootstrap, topic_prefix, stream.shuffled(seed=23))
+    await publish(
+        kafka_bootstrap,
+        topic_prefix,
+        [],
+        raw=[(env.topics.of_type("content.progress"), b"k", b"{not json")],
+    )
+    code, _, err = await _replay(env, "--into", mongo_db_name, "--resume")
+    assert code == 2 and "nothing to resume" in err, err
+    code, out, err = await _replay(env, "--into", mongo_db_name)
+    assert code == 0, err[-3000:]
+    assert "1 bad records seen" in err, err[-2000:]
+    assert_documents_exact(await read_docs(env), stream.expected())  # counts included
+    assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
+    code, _, err = await _replay(env, "--into", mongo_db_name)
+    assert code == 2 and "already holds documents" in err, err
+    code, _, err = await _replay(env, "--into", mongo_db_name, "--pipeline")
+    assert code == 0, err[-3000:]
+    assert_documents_exact(await read_docs(env), stream.expected())
