@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults demo operating-plots fuzz-api clean
+.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults soak demo operating-plots fuzz-api clean
 
 help:
 	@echo "make run        - start the local stack (if no servers are configured) and the service"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint       - ruff, mypy, import-linter, and the Helm chart, alerts, dashboard (deploy/check.sh)"
 	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
 	@echo "make bench / faults / demo - benchmark, fault suite, demo publisher"
+	@echo "make soak       - 3 instances, 100k+ facts, 10 minutes of random faults, exact check"
 	@echo "make operating-plots - a run watched through /metrics: docs/operating-*.png"
 	@echo "make fuzz-api   - schemathesis against the served OpenAPI document, many examples"
 
@@ -82,6 +83,10 @@ faults: venv build-stack
 # A realistic sample published into the running stack; prints certificate events as they arrive.
 demo: venv build-stack
 	$(BIN)/python -m devstack exec -- $(BIN)/python -m examples.demo $(DEMO_ARGS)
+
+# Three instances, 100k+ facts, ten minutes of seeded faults, then the exact check (issue 16).
+soak: venv build-stack
+	$(BIN)/python -m devstack exec -- $(BIN)/python -m faults.soak $(SOAK_ARGS)
 
 # A real run watched through /metrics (Kafka stopped in the middle): docs/operating-*.png.
 operating-plots: venv build-stack

@@ -116,7 +116,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
         which = "MongoDB" if isinstance(exc, StoreUnavailable) else "Kafka"
         log.warning("dependency_unavailable", dependency=which, error=str(exc)[:300])
-        detail = f"{which} cannot be reached; nothing was done, try again"
+        if which == "Kafka":
+            # A send Kafka did not acknowledge in time may still be delivered when it returns.
+            detail = (
+                "Kafka did not acknowledge the event in time; it may still take effect. Repeat "
+                "the call with the same Idempotency-Key: the same event, folded once"
+            )
+        else:
+            detail = "MongoDB cannot be reached; nothing was changed, try again"
         return problem_response(
             request, Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
         )

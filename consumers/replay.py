@@ -13,9 +13,11 @@ import argparse
 import asyncio
 import functools
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -253,13 +255,19 @@ def _positions(rows: list[dict[str, Any]]) -> Positions:
 
 
 async def _report_and_swap(settings: Settings, shadow: MaintenanceStore, swap: bool) -> None:
+    """Per collection: counts and a sample on stdout, every differing key in a file."""
+    full = Path(tempfile.gettempdir()) / f"batch-service-replay-diff-{int(time.time())}.txt"
     async with open_mongo_store(settings) as mongo:
         live = mongo.maintenance
-        for name in COLLECTIONS:
-            shadow_docs = await shadow.dump(name)
-            report = diff_collection(name, await live.dump(name), shadow_docs)
-            for line in report.lines():
-                print(line)
-            if swap:
-                count = await live.replace_all(name, shadow_docs.values())
-                print(f"  swapped: the live {name} now holds the shadow's {count} documents")
+        with full.open("w") as out:
+            for name in COLLECTIONS:
+                shadow_docs = await shadow.dump(name)
+                report = diff_collection(name, await live.dump(name), shadow_docs)
+                for line in report.lines(limit=10):
+                    print(line)
+                for line in report.lines(limit=None):
+                    print(line, file=out)
+                if swap:
+                    count = await live.replace_all(name, shadow_docs.values())
+                    print(f"  swapped: the live {name} now holds the shadow's {count} documents")
+    print(f"replay: every difference listed in {full}", file=sys.stderr)

@@ -32,7 +32,14 @@ from faults.runner import Ctx, Event, Fleet, RunResult, learners, split, verify
 from testkit.harness import Env, ServiceProcess, http_address, publish
 from testkit.streams import generate_stream
 
-__all__ = ["net_half_open", "net_kafka_cut", "net_latency", "net_mongo_cut"]
+__all__ = [
+    "net_half_open",
+    "net_kafka_cut",
+    "net_latency",
+    "net_mongo_cut",
+    "proxied",
+    "proxied_cluster",
+]
 
 KAFKA, MONGO = "kafka", "mongo"
 # Where the Kafka proxy points until the cluster behind it runs (discard: nothing answers).
@@ -64,6 +71,16 @@ async def proxied(
 ) -> AsyncIterator[Toxiproxy]:
     """toxiproxy between the service of `env` and Kafka and/or MongoDB (the service's
     BATCH_SERVICE_* addresses); `env.kafka` / `env.mongo` stay direct, for the suite."""
+    async with proxied_cluster(ctx, env, seed, kafka=kafka, mongo=mongo) as (api, _):
+        yield api
+
+
+@asynccontextmanager
+async def proxied_cluster(
+    ctx: Ctx, env: Env, seed: int, *, kafka: bool, mongo: bool
+) -> AsyncIterator[tuple[Toxiproxy, LocalStack | None]]:
+    """`proxied`, with the Kafka-only cluster behind the Kafka proxy (None without `kafka`):
+    a soak stops and starts that broker too."""
     server = ToxiproxyServer(ctx.log_dir / f"toxiproxy-{env.prefix.strip('-')}.log", seed=seed)
     await asyncio.to_thread(server.start)
     folder = Path(tempfile.mkdtemp(prefix="faults-net-kafka-"))
@@ -79,7 +96,7 @@ async def proxied(
                 build = ctx.stack.layout.build_dir
                 cluster = LocalStack(stack_dir=folder, build_dir=build, kafka_proxy_port=port)
                 await _route_kafka(api, cluster, env, listen)
-            yield api
+            yield api, cluster
     finally:
         try:
             if cluster is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faults.api import api_outage
 from faults.hostile import hostile_input, near_limit_input
 from faults.network import net_half_open, net_kafka_cut, net_latency, net_mongo_cut
 from faults.processes import (
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
     "topic-recreated": topic_recreated,
     "cluster-move": cluster_move,
     "waitlists": waitlists,
+    "api-outage": api_outage,
     "net-kafka-cut": net_kafka_cut,
     "net-mongo-cut": net_mongo_cut,
     "net-latency": net_latency,

@@ -39,8 +39,9 @@ class CollectionDiff:
         """No document is missing on either side and none differs."""
         return not (self.only_live or self.only_shadow or self.differing)
 
-    def lines(self, limit: int = 20) -> Iterable[str]:
-        """A human-readable report."""
+    def lines(self, limit: int | None = 20) -> Iterable[str]:
+        """A human-readable report: the counts, then at most `limit` keys of each kind (None:
+        all of them)."""
         state = "equal" if self.equal else "DIFFERENT"
         yield (
             f"{self.name}: {state} ({self.compared} compared, {len(self.only_live)} only in live, "
@@ -52,6 +53,9 @@ class CollectionDiff:
             yield f"  only in shadow: {key!r}"
         for key, fields in list(self.differing.items())[:limit]:
             yield f"  differs:        {key!r}: {', '.join(fields)}"
+        left = max(len(self.only_live), len(self.only_shadow), len(self.differing))
+        if limit is not None and left > limit:
+            yield f"  (a sample of {limit} of each kind: the full list is in the file below)"
 
 
 def diff_collection(

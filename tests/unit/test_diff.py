@@ -21,3 +21,13 @@ def test_documents_only_on_one_side_and_differing_fields_are_named() -> None:
     lines = list(report.lines())
     assert "DIFFERENT" in lines[0] and "1 differ" in lines[0]
     assert "  differs:        'a': y, z" in lines
+
+
+def test_the_report_prints_a_sample_and_the_file_gets_every_key() -> None:
+    live = {f"k{i}": {"_id": f"k{i}", "x": 1} for i in range(30)}
+    shadow = {f"k{i}": {"_id": f"k{i}", "x": 2} for i in range(30)}
+    report = diff_collection("enrolments", live, shadow)
+    sample = list(report.lines(limit=10))
+    assert sample[0].startswith("enrolments: DIFFERENT (30 compared") and len(sample) == 12
+    assert "full list" in sample[-1]
+    assert len(list(report.lines(limit=None))) == 31
