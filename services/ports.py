@@ -157,8 +157,9 @@ class OutboxStore(Protocol):
         ...
 
     async def stats(self) -> tuple[int, datetime | None]:
-        """How many documents hold announcements, and when the oldest of those was decided
-        (the oldest among the first thousand documents: a bound on the cost of a scrape)."""
+        """How many documents hold announcements not known published, and when the oldest of
+        those was decided (among the first thousand documents: a bound on the cost of a
+        scrape). Entries this process published but has not removed yet are left out."""
         ...
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:

@@ -46,13 +46,19 @@ class MongoOutbox:
         return unpublished(docs, self._published, min_age_s)
 
     async def stats(self) -> tuple[int, datetime | None]:
+        """Documents holding entries not known published, and the oldest of those: an entry
+        this process published and has not removed yet (`outbox_ack_delay_s`) is not pending."""
         async with mongo_errors():
             count = await self._enrolments.count_documents({"hasOutbox": True})
-            cursor = self._enrolments.find({"hasOutbox": True}, {"outboxSince": 1}).limit(
-                STATS_SCAN
-            )
+            projection = {"outbox": 1, "outboxSince": 1}
+            cursor = self._enrolments.find({"hasOutbox": True}, projection).limit(STATS_SCAN)
             raws = [raw async for raw in cursor]
-        return count, oldest_entry(raws)
+        waiting = [raw for raw in raws if self._unpublished_in(raw)]
+        return count - (len(raws) - len(waiting)), oldest_entry(waiting)
+
+    def _unpublished_in(self, raw: Raw) -> bool:
+        published = self._published.of(raw["_id"])
+        return any(entry.get("id") not in published for entry in raw.get("outbox", []))
 
     async def acknowledge(self, acks: Mapping[str, set[str]]) -> None:
         """These entries are published: removed from their documents by the fold's next write

@@ -142,8 +142,10 @@ async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> 
     await stores.outbox.acknowledge({doc.key: {"e1"}})
     [left] = await stores.outbox.pending(10)
     assert [e.id for e in left.outbox] == ["e2"] and left.outboxSince == since
+    assert await stores.outbox.stats() == (1, since), "e2 still waits"
     await stores.outbox.acknowledge({doc.key: {"e2"}, "no such key": {"e3"}})
     assert await stores.outbox.pending(10) == [], "published: not relayed again"
+    assert await stores.outbox.stats() == (0, None), "published, even if not removed yet"
     await stores.outbox.flush()  # the removal may be deferred until here
     assert await stores.outbox.flush() == 0
     assert await stores.outbox.stats() == (0, None)
