@@ -26,7 +26,7 @@ from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_st
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.progress import Progress
-from consumers.replay_fast import replay_into_shadow
+from consumers.replay_fast import bounds, replay_into_shadow
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
@@ -228,12 +228,7 @@ async def _bounds(
     """Where to begin and where to stop, per partition (a checkpoint wins when resuming)."""
     if saved is not None:
         return _positions(saved["position"]), _positions(saved["end"])
-    end: Positions = await consumer.end_offsets(tps)
-    if start == "earliest":
-        return await consumer.beginning_offsets(tps), end
-    assert isinstance(start, datetime)
-    found = await consumer.offsets_for_times({tp: int(start.timestamp() * 1000) for tp in tps})
-    return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
+    return await bounds(consumer, tps, start)
 
 
 async def _save(

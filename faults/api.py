@@ -66,6 +66,8 @@ async def api_outage(ctx: Ctx, env: Env, seed: int) -> RunResult:
             )
             codes = [status for status, _ in first]
             result.notes.append(f"during the outage: {codes.count(503)} answered 503")
+            if 503 not in codes:
+                result.problems.append("no command answered 503 while Kafka was stopped")
             if any(code not in (202, 503) for code in codes):
                 result.problems.append(f"unexpected answers during the outage: {set(codes)}")
             ready = await client.get(f"{bases[0]}/readyz")

@@ -155,9 +155,14 @@ class KafkaPublisher(AsyncLifecycle):
             otel_context.detach(token)
 
     async def reachable(self) -> None:
-        """Raises unless the cluster answers a metadata request (readiness)."""
-        async with kafka_errors(), asyncio.timeout(self._timeout_s):
-            await self._producer.client.fetch_all_metadata()
+        """Raises `PublishUnavailable` unless the cluster answers a metadata request
+        (readiness). aiokafka says that no broker answered with a plain, non-retriable
+        `KafkaError`: for this question it means unreachable, like any other Kafka error."""
+        try:
+            async with kafka_errors(), asyncio.timeout(self._timeout_s):
+                await self._producer.client.fetch_all_metadata()
+        except KafkaError as exc:
+            raise PublishUnavailable(repr(exc)) from exc
 
     async def publish_fact(self, event: BatchCancelled) -> None:
         """A fact of the service's own (the automatic cancellation) to `lms.batch.v1`, keyed

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from devstack import LocalStack
+from faults.api import api_outage
 from faults.processes import group_changes, kafka_restart, mongo_restart
 from faults.runner import Ctx, RunResult, new_env
 
@@ -122,4 +123,23 @@ async def test_two_instances_in_one_group_one_killed_mid_stream(
         mongo_db_name,
         tmp_path,
         three=False,
+    )
+
+
+async def test_api_commands_during_a_kafka_outage_answer_503_and_take_effect_once(
+    stack: LocalStack | None,
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    tmp_path: Path,
+) -> None:
+    await _run_scenario(
+        api_outage,
+        "api",
+        stack,
+        (kafka_bootstrap, mongodb_uri),
+        topic_prefix,
+        mongo_db_name,
+        tmp_path,
     )

@@ -137,7 +137,7 @@ async def test_a_shadow_replay_folds_into_an_empty_shadow_only_and_counts_exactl
     )
     code, _, err = await _replay(env, "--into", mongo_db_name, "--resume")
     assert code == 2 and "nothing to resume" in err, err
-    code, out, err = await _replay(env, "--into", mongo_db_name)
+    code, _, err = await _replay(env, "--into", mongo_db_name)
     assert code == 0, err[-3000:]
     assert "1 bad records seen" in err, err[-2000:]
     assert_documents_exact(await read_docs(env), stream.expected())  # counts included
