@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from devstack import procs
@@ -110,3 +111,31 @@ def launch(server: Server, ports: Ports, timeout_s: float) -> int:
     except BaseException:
         procs.stop_group(pid, grace_s=5.0)
         raise
+
+
+PORT_ATTEMPTS = 3
+
+
+def launch_on_ports(
+    server: Server,
+    ports: Ports | None,
+    keep_ports: bool,
+    timeout_s: float,
+    log: Callable[[str], None],
+) -> tuple[int, Ports]:
+    """Start `server` on `ports` (or free ones), ready; returns its pid and ports. A port
+    taken meanwhile by another process means new ports (up to three tries), unless
+    `keep_ports`."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        chosen = ports or dict(
+            zip(server.port_keys, procs.pick_free_ports(len(server.port_keys)), strict=True)
+        )
+        log(f"{server.name}: starting at {server.address(chosen)} (log {server.log_path})")
+        try:
+            return launch(server, chosen, timeout_s), chosen
+        except PortInUseError as exc:
+            if keep_ports or attempt == PORT_ATTEMPTS:
+                raise
+            log(f"{exc}; retrying on new ports")
+            ports = None
+    raise AssertionError("unreachable")

@@ -9,8 +9,6 @@ stack's files.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -20,7 +18,6 @@ from typing import Any
 from devstack import procs
 from devstack.build import build_all, is_built
 from devstack.config import (
-    PortInUseError,
     StackError,
     log_stderr,
     make_layout,
@@ -32,7 +29,8 @@ from devstack.info import ServerStatus, StackInfo
 from devstack.kafka_server import KafkaServer
 from devstack.pg import PostgresServer, ensure_installed
 from devstack.secure import ensure_certs, load_secrets
-from devstack.servers import Ports, Server, launch
+from devstack.servers import Ports, Server, launch_on_ports
+from devstack.state import load_state, save_state
 
 KAFKA = "kafka"
 POSTGRES = "postgres"
@@ -40,7 +38,7 @@ MONGO = "mongo"
 MONGO_TLS = "mongo_tls"
 _ORDER = (KAFKA, POSTGRES, MONGO, MONGO_TLS)
 _FERRETS = (MONGO, MONGO_TLS)
-_PORT_ATTEMPTS = 3
+_CLIENTS = {"kafka_bootstrap": KAFKA, "mongodb_uri": MONGO}  # for readers of state.json
 
 
 class LocalStack:
@@ -189,32 +187,10 @@ class LocalStack:
             build_all(self.layout, self._log)
 
     def _load(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.layout.state_file.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            self._log(f"ignoring unreadable {self.layout.state_file}: {exc}")
-            return {}
-        return state if isinstance(state, dict) else {}
+        return load_state(self.layout.state_file, self._log)
 
     def _save(self, state: dict[str, Any]) -> None:
-        for key in _ORDER:
-            entry = state.get(key)
-            if entry and entry.get("ports"):
-                server = self._servers[key]
-                entry["address"] = server.address(entry["ports"])
-                entry["log"] = str(server.log_path)
-        out = {
-            "kafka_bootstrap": (state.get(KAFKA) or {}).get("address"),
-            "mongodb_uri": (state.get(MONGO) or {}).get("address"),
-            **{key: state[key] for key in _ORDER if key in state},
-        }
-        state.update(out)
-        # Write and rename, so a reader never sees half a file.
-        scratch = self.layout.state_file.with_suffix(".tmp")
-        scratch.write_text(json.dumps(out, indent=2) + "\n")
-        os.replace(scratch, self.layout.state_file)
+        save_state(self.layout.state_file, state, self._servers, _ORDER, _CLIENTS)
 
     def _answers(self, key: str, state: dict[str, Any]) -> bool:
         entry = state.get(key) or {}
@@ -269,29 +245,15 @@ class LocalStack:
         if ports and not keep_ports and not all(map(procs.port_is_free, ports.values())):
             self._log(f"{server.name}: its previous ports {ports} are taken; choosing new ones")
             ports = None
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            chosen = ports or dict(
-                zip(server.port_keys, procs.pick_free_ports(len(server.port_keys)), strict=True)
-            )
-            where = server.address(chosen)
-            self._log(f"{server.name}: starting at {where} (log {server.log_path})")
-            began = time.monotonic()
-            try:
-                new_pid = launch(server, chosen, self._timeout())
-            except PortInUseError as exc:
-                if keep_ports or attempt == _PORT_ATTEMPTS:
-                    raise
-                self._log(f"{exc}; retrying on new ports")
-                ports = None
-                continue
-            state[key] = {"pid": new_pid, "ports": chosen}
-            self._save(state)
-            self._log(
-                f"{server.name}: ready at {server.address(chosen)} (pid {new_pid}, "
-                f"{time.monotonic() - began:.1f} s)"
-            )
-            return True
-        raise AssertionError("unreachable")
+        began = time.monotonic()
+        new_pid, chosen = launch_on_ports(server, ports, keep_ports, self._timeout(), self._log)
+        state[key] = {"pid": new_pid, "ports": chosen}
+        self._save(state)
+        self._log(
+            f"{server.name}: ready at {server.address(chosen)} (pid {new_pid}, "
+            f"{time.monotonic() - began:.1f} s)"
+        )
+        return True
 
     def _stop(self, key: str, state: dict[str, Any], graceful: bool) -> None:
         """Stop server `key` (and any stray process of it), keep its ports in the state."""

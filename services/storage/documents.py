@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from services.storage.batch_events import BATCH_EVENTS_COLLECTION, MongoBatchEventLog
 from services.storage.doc_cache import DocumentCache
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.published import PublishedEntries
 from services.storage.revisions import body_of
 
-__all__ = ["BATCH_EVENTS", "COUNT_FIELDS", "MongoDocuments"]
+__all__ = ["COUNT_FIELDS", "MongoDocuments"]
 
 Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount", "waitlistedCount")
-BATCH_EVENTS = "batch_events"  # one document per event of lms.batch.v1 a batch applied
 _SAMPLE = 100  # documents read before guessing, when the cache has no history yet
 
 
-class MongoDocuments:
+class MongoDocuments(MongoBatchEventLog):
     """The `DocumentStore` port on MongoDB (or FerretDB)."""
 
     def __init__(
@@ -43,7 +43,7 @@ class MongoDocuments:
         self.batches: AsyncCollection[Raw] = db["batches"]
         self.courses: AsyncCollection[Raw] = db["courses"]
         self.enrolments: AsyncCollection[Raw] = db["enrolments"]
-        self.batch_events: AsyncCollection[Raw] = db[BATCH_EVENTS]
+        self.batch_events: AsyncCollection[Raw] = db[BATCH_EVENTS_COLLECTION]
 
     async def get_courses(self, ids: Iterable[str]) -> dict[str, CourseDoc]:
         return {d.courseId: d for d in await self._find(self.courses, CourseDoc, ids)}
@@ -149,32 +149,6 @@ class MongoDocuments:
                 kept = {e.id for e in doc.outbox}
                 self.published.removed(doc.key, self.published.of(doc.key) - kept)
         return lost
-
-    async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        keys = {batch_event_key(batch_id, e): e for e in event_ids}
-        async with mongo_errors():
-            found = await self._guarded.lookup.by_ids(self.batch_events, keys, {"_id": 1})
-        return {keys[raw["_id"]] for raw in found}
-
-    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        keys = {batch_event_key(batch_id, e): e for e in event_ids}
-        async with mongo_errors():
-            found = await self._guarded.lookup.by_ids(self.batch_events, keys, {"rejected": 1})
-        return {keys[raw["_id"]] for raw in found if raw.get("rejected")}
-
-    async def remember_batch_events(
-        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
-    ) -> None:
-        writes = [
-            UpdateOne(
-                {"_id": batch_event_key(batch_id, e)},
-                {"$set": {"batchId": batch_id, "eventId": e, "rejected": e in rejected}},
-                upsert=True,
-            )
-            for e in dict.fromkeys(event_ids)
-        ]
-        async with mongo_errors():
-            await self._guarded.bulk.write(self.batch_events, writes)
 
     async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
         # Equality on `status` (indexed; a null also matches documents without the field).

@@ -14,17 +14,20 @@ from pydantic import BaseModel
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
 from services.ports import Stores
-from services.storage.documents import BATCH_EVENTS, COUNT_FIELDS
-from services.storage.memory_parts import (
-    Collections,
+from services.storage.batch_events import BATCH_EVENTS_COLLECTION
+from services.storage.documents import COUNT_FIELDS
+from services.storage.memory_admin import (
     InMemoryCheckpoints,
-    InMemoryCounts,
-    InMemoryLocks,
     InMemoryMaintenance,
-    InMemoryMarks,
-    InMemoryOutbox,
     InMemoryRateLimits,
     InMemoryReads,
+)
+from services.storage.memory_parts import (
+    Collections,
+    InMemoryCounts,
+    InMemoryLocks,
+    InMemoryMarks,
+    InMemoryOutbox,
 )
 from services.storage.revisions import body_of
 
@@ -80,11 +83,11 @@ class InMemoryDocuments:
         ]
 
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        known = self._colls[BATCH_EVENTS]
+        known = self._colls[BATCH_EVENTS_COLLECTION]
         return {e for e in event_ids if batch_event_key(batch_id, e) in known}
 
     async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        known = self._colls[BATCH_EVENTS]
+        known = self._colls[BATCH_EVENTS_COLLECTION]
         return {e for e in event_ids if known.get(batch_event_key(batch_id, e), {}).get("rejected")}
 
     async def remember_batch_events(
@@ -93,7 +96,7 @@ class InMemoryDocuments:
         for e in event_ids:
             key = batch_event_key(batch_id, e)
             raw = {"_id": key, "batchId": batch_id, "eventId": e, "rejected": e in rejected}
-            self._colls[BATCH_EVENTS][key] = raw
+            self._colls[BATCH_EVENTS_COLLECTION][key] = raw
 
     def _load(self, name: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:
         coll = self._colls[name]

@@ -14,11 +14,12 @@ import structlog
 from pymongo import ASCENDING, AsyncMongoClient
 
 from services.ports import Stores
+from services.storage.batch_events import BATCH_EVENTS_COLLECTION
 from services.storage.bulk import DEFAULT_BULK_CHUNK, BulkWriter
 from services.storage.checkpoints import MongoCheckpoints
 from services.storage.counts import COUNT_MARKS, MongoCounts
 from services.storage.doc_cache import DocumentCache
-from services.storage.documents import BATCH_EVENTS, MongoDocuments
+from services.storage.documents import MongoDocuments
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.locks import MongoRosterLocks
@@ -34,7 +35,7 @@ __all__ = ["COLLECTIONS", "MongoStore"]
 
 log = structlog.get_logger("batch_service.store")
 
-COLLECTIONS = ("batches", "courses", "enrolments", BATCH_EVENTS)
+COLLECTIONS = ("batches", "courses", "enrolments", BATCH_EVENTS_COLLECTION)
 REFRESH_MARKS = "refresh_marks"
 Raw = dict[str, Any]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -14,10 +14,10 @@ from services.errors import DocumentKeptChanging
 from services.storage.doc_cache import DocumentCache
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
-from services.storage.published import PublishedEntries
+from services.storage.published import PublishedEntries, oldest_entry, unpublished
 from services.storage.revisions import ROUNDS, next_rev
 
-__all__ = ["STATS_SCAN", "MongoOutbox", "oldest_entry", "unpublished"]
+__all__ = ["STATS_SCAN", "MongoOutbox"]
 
 STATS_SCAN = 1000  # documents looked at for the oldest entry's age
 
@@ -140,32 +140,3 @@ def _state_of(doc: EnrolmentDoc) -> Raw:
         "outboxSince": doc.outboxSince,
         "rev": doc.rev,
     }
-
-
-def unpublished(
-    docs: Iterable[EnrolmentDoc], published: PublishedEntries, min_age_s: float
-) -> list[EnrolmentDoc]:
-    """What a relay should publish: each document's entries this process has not published,
-    and only documents whose oldest entry was decided at least `min_age_s` ago (a younger one
-    may be in the hands of the instance that decided it)."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
-    found = []
-    for doc in docs:
-        if min_age_s and doc.outboxSince is not None and _aware(doc.outboxSince) > cutoff:
-            continue
-        ids = published.of(doc.key)
-        left = [e for e in doc.outbox if e.id not in ids]
-        if left:
-            found.append(doc.model_copy(update={"outbox": left}))
-    return found
-
-
-def oldest_entry(raws: Iterable[Raw]) -> datetime | None:
-    """The earliest `outboxSince` of these raw documents (when their oldest entry was decided;
-    an entry's own `time` is its business time, which may be months earlier)."""
-    times = [_aware(raw["outboxSince"]) for raw in raws if raw.get("outboxSince")]
-    return min(times, default=None)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

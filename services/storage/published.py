@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-__all__ = ["PublishedEntries"]
+from schemas.documents import EnrolmentDoc
+
+__all__ = ["PublishedEntries", "oldest_entry", "unpublished"]
+
+Raw = dict[str, Any]
 
 
 class PublishedEntries:
@@ -51,3 +57,32 @@ class PublishedEntries:
         """The entries published at least `older_than_s` ago, by key."""
         cutoff = time.monotonic() - older_than_s
         return {key: set(self._ids[key]) for key, at in self._since.items() if at <= cutoff}
+
+
+def unpublished(
+    docs: Iterable[EnrolmentDoc], published: PublishedEntries, min_age_s: float
+) -> list[EnrolmentDoc]:
+    """What a relay should publish: each document's entries this process has not published,
+    and only documents whose oldest entry was decided at least `min_age_s` ago (a younger one
+    may be in the hands of the instance that decided it)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
+    found = []
+    for doc in docs:
+        if min_age_s and doc.outboxSince is not None and _aware(doc.outboxSince) > cutoff:
+            continue
+        ids = published.of(doc.key)
+        left = [e for e in doc.outbox if e.id not in ids]
+        if left:
+            found.append(doc.model_copy(update={"outbox": left}))
+    return found
+
+
+def oldest_entry(raws: Iterable[Raw]) -> datetime | None:
+    """The earliest `outboxSince` of these raw documents (when their oldest entry was decided;
+    an entry's own `time` is its business time, which may be months earlier)."""
+    times = [_aware(raw["outboxSince"]) for raw in raws if raw.get("outboxSince")]
+    return min(times, default=None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
