@@ -29,7 +29,7 @@ from testkit.harness import Env
 
 __all__ = ["PhaseTimes", "time_phases"]
 
-_STORE_PIECES = ("documents", "outbox", "counts")
+_STORE_PIECES = ("documents", "outbox", "counts", "refresh", "locks")
 
 
 @dataclass
@@ -94,8 +94,8 @@ async def time_phases(env: Env, budget_s: float) -> PhaseTimes:
     times = PhaseTimes()
     patches = [
         (consumers.loop, "parse_record", "parse + validate (pydantic)"),
-        (services.convergence, "fold_learner", "fold_learner (pure fold)"),
-        (services.convergence, "refresh", "refresh (pure fold)"),
+        (services.convergence, "add_facts", "add_facts (pure fold)"),
+        (services.convergence, "settle", "settle (pure fold)"),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
     for module, attr, name in patches:
@@ -109,7 +109,7 @@ async def time_phases(env: Env, budget_s: float) -> PhaseTimes:
                     if inspect.iscoroutinefunction(getattr(piece, op)):
                         timed = _async_timer(times, f"mongo {piece_name}.{op}", getattr(piece, op))
                         setattr(piece, op, timed)
-            for op in ("publish_certificates", "dead_letter"):
+            for op in ("announce", "dead_letter"):
                 setattr(
                     w.publisher, op, _async_timer(times, f"kafka {op}", getattr(w.publisher, op))
                 )

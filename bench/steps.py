@@ -20,6 +20,7 @@ from bench.service import ServiceRun, prefix_rate, run_until_caught_up
 from bench.storeprobe import probe_store
 from bench.workload import Workload, build_workload
 from schemas.documents import EnrolmentDoc
+from services.settings import Settings
 from testkit.harness import Env, ServiceProcess, read_docs
 
 T = TypeVar("T")
@@ -40,8 +41,14 @@ async def timed(label: str, call: Awaitable[T]) -> T:
 
 
 def bench_env(kafka: str, mongo: str, run_id: str, name: str, **extra: str) -> Env:
+    """A fresh prefix and database; the service with its own defaults where the test harness
+    shortens them (the outbox's timing: tests want a crash's leftovers relayed at once)."""
     prefix = f"bench{run_id}{name}."
-    return Env(kafka, mongo, prefix, f"bench_{run_id}_{name}", **extra)
+    defaults = {
+        f"BATCH_SERVICE_{knob.upper()}": str(Settings.model_fields[knob].default)
+        for knob in ("outbox_ack_delay_s", "relay_min_age_s")
+    }
+    return Env(kafka, mongo, prefix, f"bench_{run_id}_{name}", **(defaults | extra))
 
 
 async def load(env: Env, work: Workload, figures: Figures, label: str) -> None:

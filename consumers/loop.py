@@ -94,7 +94,6 @@ class ConsumerLoop:
         self._observer = MetricsObserver(self._metrics)
         self._lock = asyncio.Lock()
         self._lag = LagGauge(consumer, self._metrics, self._health)
-        self._frontier: dict[TopicPartition, int] = {}  # timestamp of the last record taken
         self.listener = _WaitForBatchInHand(self._lock, consumer, self._lag)
         self._watch = TopicWatch(topics.inbound)
 
@@ -125,8 +124,11 @@ class ConsumerLoop:
                     await self._handle(batch)
             await self._lag.update()
             now = time.monotonic()
-            if not batch or now - counted_at > self._settings.recount_interval_s:
-                await self._step("idle", functools.partial(self._pipeline.idle, not batch))
+            # Quiet: nothing came and nothing waits (a poll can come back empty under a
+            # backlog too, while a fetch is on its way).
+            quiet = not batch and not await self._waiting()
+            if quiet or now - counted_at > self._settings.recount_interval_s:
+                await self._step("idle", functools.partial(self._pipeline.idle, quiet))
                 counted_at = now
             if now - relayed_at > self._settings.relay_interval_s:
                 await self._step("relay", self._relay)
@@ -140,54 +142,61 @@ class ConsumerLoop:
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _poll(self) -> dict[TopicPartition, list[Any]]:
-        """One poll. Under a backlog, what the consumer fetches next is added to it (up to
-        `poll_backlog_records`): one fold then writes each learner once for the facts of
-        several topics and partitions, instead of once per poll that holds some of them."""
+        """One poll. Under a backlog, more is fetched into it (up to `poll_backlog_records`),
+        from every partition that has records waiting, then it is cut at a common point in
+        record time: one fold then writes each learner once for the facts of several topics
+        and partitions, instead of once per poll that holds some of them."""
         settings = self._settings
         batch = await self._consumer.getmany(
-            *await self._in_step(),
-            timeout_ms=settings.poll_timeout_ms,
-            max_records=settings.poll_max_records,
+            timeout_ms=settings.poll_timeout_ms, max_records=settings.poll_max_records
         )
-        total = self._took(batch)
+        total = sum(map(len, batch.values()))
+        deadline = time.monotonic() + settings.poll_timeout_ms / 1000
         while batch and total < settings.poll_backlog_records:
-            behind = await self._in_step()
-            if not behind:
+            wanted = _laggards(batch, await self._waiting())
+            left_ms = 1000 * (deadline - time.monotonic())
+            if not wanted or left_ms <= 0:
                 break
             more = await self._consumer.getmany(
-                *behind,
-                timeout_ms=settings.poll_gather_ms,
+                *wanted,
+                timeout_ms=min(settings.poll_gather_ms, int(left_ms) + 1),
                 max_records=min(settings.poll_max_records, settings.poll_backlog_records - total),
             )
-            if not more:
-                break
             for tp, records in more.items():
                 batch.setdefault(tp, []).extend(records)
-            total += self._took(more)
-        return batch
+            total += sum(map(len, more.values()))
+        return await self._cut_in_step(batch)
 
-    def _took(self, batch: dict[TopicPartition, list[Any]]) -> int:
-        """Remember how far in time each partition was read; returns the records taken."""
-        for tp, records in batch.items():
-            self._frontier[tp] = records[-1].timestamp
-        return sum(map(len, batch.values()))
-
-    async def _in_step(self) -> list[TopicPartition]:
-        """Under a backlog, the partitions to read next: of those with records waiting, the
-        ones read least far in time. A learner's facts reach several topics (enrolments keyed
-        by batch, progress by user) at about the same time; reading the topics in step puts
-        them in one fold, and one write. Empty when nothing waits (then a plain poll of every
-        partition: `getmany()` without partitions)."""
+    async def _waiting(self) -> list[TopicPartition]:
+        """The partitions with records beyond what the consumer has fetched (a backlog)."""
         waiting = []
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)  # None until fetched: not known to wait
             if highwater is not None and highwater > await self._consumer.position(tp):
                 waiting.append(tp)
-        if not waiting:
-            return []
-        slowest = min(self._frontier.get(tp, 0) for tp in waiting)
-        step = self._settings.poll_step_ms
-        return [tp for tp in waiting if self._frontier.get(tp, 0) <= slowest + step]
+        return waiting
+
+    async def _cut_in_step(
+        self, batch: dict[TopicPartition, list[Any]]
+    ) -> dict[TopicPartition, list[Any]]:
+        """Keep, of each partition, the records up to the earliest "last record fetched" among
+        the partitions that have more waiting; seek back to the first record not kept, which
+        the next poll fetches again. A learner's facts reach several topics (enrolments keyed
+        by batch, progress by user) at about the same time, and partitions are fetched at
+        different speeds: cut in record time, a poll holds all of a learner's facts of that
+        time, and the learner is written once."""
+        behind = [tp for tp in await self._waiting() if batch.get(tp)]
+        if not behind:
+            return batch
+        cut = min(batch[tp][-1].timestamp for tp in behind)
+        kept: dict[TopicPartition, list[Any]] = {}
+        for tp, records in batch.items():
+            n = next((i for i, r in enumerate(records) if r.timestamp > cut), len(records))
+            if n < len(records):
+                self._consumer.seek(tp, records[n].offset)
+            if n:
+                kept[tp] = records[:n]
+        return kept
 
     async def _step(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         with self._observer.step(name):
@@ -249,6 +258,18 @@ class ConsumerLoop:
         report = await self._pipeline.tick()
         for event_id in report.facts_published:
             log.info("batch_auto_cancel_published", event_id=event_id)
+
+
+def _laggards(
+    batch: dict[TopicPartition, list[Any]], waiting: list[TopicPartition]
+) -> list[TopicPartition]:
+    """Of the partitions with records waiting, those to fetch next: the ones this poll has
+    nothing of yet, else the ones it holds the least far in record time (they set the cut)."""
+    missing = [tp for tp in waiting if not batch.get(tp)]
+    if missing or not waiting:
+        return missing
+    earliest = min(batch[tp][-1].timestamp for tp in waiting)
+    return [tp for tp in waiting if batch[tp][-1].timestamp == earliest]
 
 
 def _where(r: Received) -> dict[str, Any]:

@@ -27,9 +27,6 @@ class Settings(BaseSettings):
         20_000, ge=1, description="under a backlog, polls are joined into folds of up to this"
     )
     poll_gather_ms: int = Field(100, ge=0, description="wait for the next fetch while joining")
-    poll_step_ms: int = Field(
-        1_000, ge=0, description="under a backlog, partitions are read within this of each other"
-    )
     max_event_bytes: int = Field(1_048_576, ge=1024, description="larger values are dead-lettered")
     max_request_bytes: int = Field(16_777_216, description="producer limit; >= max_event_bytes")
     mongo_timeout_ms: int = Field(30_000, ge=100, description="bound on every MongoDB operation")
@@ -54,7 +51,9 @@ class Settings(BaseSettings):
     auto_cancel_grace_s: float = Field(
         300.0, ge=0, description="waited past a cancellation deadline, for late facts"
     )
-    fetch_partition_bytes: int = Field(1_048_576, ge=1024, description="per partition per fetch")
+    fetch_partition_bytes: int = Field(
+        262_144, ge=1024, description="per partition per fetch (x partitions <= fetch_max_bytes)"
+    )
     fetch_max_bytes: int = Field(
         8_388_608, ge=1024, description="per fetch; a larger record still comes"
     )
