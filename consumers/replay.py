@@ -26,7 +26,8 @@ from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_st
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.progress import Progress
-from consumers.replay_fast import bounds, replay_into_shadow
+from consumers.replay_fast import replay_into_shadow
+from consumers.replay_spill import bounds
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
@@ -124,6 +125,9 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
     stop = stop_on_signals()
     target = args.into or settings.db
+    if args.into and not args.pipeline:
+        # The fast path writes each document once and never reads one back: no cache.
+        settings = settings.model_copy(update={"document_cache_size": 0})
     async with bootstrap(settings, db_name=target, stop=stop) as service:
         await upgrade_documents(service)
         if args.into and not args.pipeline:

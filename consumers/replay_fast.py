@@ -1,51 +1,54 @@
 """`replay --into` an empty shadow database, at the speed of reading Kafka and folding in
 memory: the rule topics first (to their end), then the learner facts, spilled to disk in
-groups of batches, each group folded once and inserted in bulk (`services.replaying`).
+groups of batches (`consumers.replay_spill`), each group folded once (`services.replaying`)
+and inserted in bulk, with its batches' counts.
 
-Memory holds one group at a time (about `_GROUP_RECORDS` facts); the spill files live in the
-system's temporary directory for the replay's duration. A checkpoint after each group lets
-`--resume` skip the groups already inserted (the facts are read and spilled again: reading
-Kafka is the cheap part).
+Groups are folded in `FOLD_WORKERS` worker processes, a few ahead of the one being inserted:
+the fold is the replay's CPU, the inserts are the database's. Memory holds those few groups
+(`GROUP_RECORDS` facts each; a worker hands back its documents encoded); the spill files
+live in the system's temporary directory for the replay's duration. A checkpoint after each
+group lets `--resume` skip the groups already inserted (the facts are read and spilled
+again: reading Kafka is the cheap part).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import struct
+import multiprocessing
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
-from consumers.progress import Progress
+from consumers.replay_spill import Spill, groups_for, read_partitions, spilled_values
 from producers.kafka import kafka_errors
 from producers.topics import partitions_of
 from schemas.events import CoursePublished, LearnerEvent, event_adapter
 from schemas.topics import TOPIC_OF_TYPE
 from services.convergence import BATCH_EVENTS
+from services.domain.counts import count_learners, counted_fields
 from services.errors import KafkaUnavailable
 from services.pipeline import Pipeline
 from services.replaying import fold_learners
 from services.rules_snapshot import RulesSnapshot
+from services.storage.encoding import encode_enrolments
 
-__all__ = ["ShadowReplay", "bounds", "replay_into_shadow"]
+__all__ = ["ShadowReplay", "replay_into_shadow"]
 
-Positions = dict[TopicPartition, int]
-_GROUP_RECORDS = 50_000  # facts folded at once (memory: a few hundred bytes to 2 KiB each)
 _RULE_TYPES = ("course.published", "batch.created", "batch.updated", "batch.cancelled")
-_LEN = struct.Struct("<I")
+_INSERT_CHUNK = 1000  # documents per save (the store splits them into bulk commands)
+FOLD_WORKERS = 2  # groups folded at once, in worker processes, while one is inserted
 
 
 @dataclass
@@ -59,19 +62,7 @@ class ShadowReplay:
     statuses: int = 0
     groups: int = 0
     done: bool = False
-
-
-async def bounds(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: str | datetime
-) -> tuple[Positions, Positions]:
-    """Where to begin (`earliest`, or the first offset at or after a time) and where to stop
-    (the end offsets seen now), per partition."""
-    end: Positions = await consumer.end_offsets(tps)
-    if start == "earliest":
-        return await consumer.beginning_offsets(tps), end
-    assert isinstance(start, datetime)
-    found = await consumer.offsets_for_times({tp: int(start.timestamp() * 1000) for tp in tps})
-    return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
+    counted: set[str] = field(default_factory=set)  # batches whose counts this run wrote
 
 
 async def replay_into_shadow(
@@ -94,7 +85,8 @@ async def replay_into_shadow(
     try:
         # 1. The rules, to their end, through the service's own pipeline (few, and ordered).
         pipeline = Pipeline(stores, _NoAnnouncements(), clock=service.clock)
-        async for batch in _read(consumer, await partitions_of(settings, rule_topics), start, stop):
+        rule_tps = await partitions_of(settings, rule_topics)
+        async for batch in read_partitions(consumer, rule_tps, start, stop):
             received = [parse_record(r, topics, settings.max_event_bytes) for r in batch]
             report.bad_records += sum(r.event is None for r in received)
             report.records += len(received)
@@ -105,8 +97,8 @@ async def replay_into_shadow(
         # 2. The learner facts, spilled by group of batches.
         tps = await partitions_of(settings, learner_topics)
         with tempfile.TemporaryDirectory(prefix="batch-service-replay-") as spill_dir:
-            spill = _Spill(Path(spill_dir), max(1, _estimate(await _sizes(consumer, tps, start))))
-            async for batch in _read(consumer, tps, start, stop):
+            spill = Spill(Path(spill_dir), await groups_for(consumer, tps, start))
+            async for batch in read_partitions(consumer, tps, start, stop):
                 for record in batch:
                     report.records += 1
                     group = spill.group_of(record, settings.max_event_bytes)
@@ -117,14 +109,11 @@ async def replay_into_shadow(
             spill.close()
             if stop.is_set():
                 return report
-            # 3. Each group folded once, inserted in bulk, remembered.
+            # 3. Each group folded once (beside the previous one's inserts), inserted, counted.
             report.groups = spill.count
-            for group in range(spill.count):
-                if stop.is_set():
-                    return report
-                if group in done_groups:
-                    continue
-                await _fold_group(service, spill, group, rules, report)
+            todo = [g for g in range(spill.count) if g not in done_groups]
+
+            async def remember(group: int) -> None:
                 done_groups.add(group)
                 await stores.checkpoints.save(
                     checkpoint, {"groups_done": sorted(done_groups), "savedAt": time.time()}
@@ -135,9 +124,15 @@ async def replay_into_shadow(
                     file=sys.stderr,
                     flush=True,
                 )
-        # 4. Counts, now that every roster is whole.
-        await stores.counts.mark_stale(await stores.maintenance.all_batch_ids())
-        await service.retry.run(stores.counts.recount_stale)
+
+            if not await _fold_groups(service, spill, todo, rules, report, stop, remember):
+                return report
+            # Batches of those groups that no learner names: counted too (all zero).
+            folded = set(todo)
+            for batch_id in rules.batches.keys() - report.counted:
+                if spill.group_of_batch(batch_id) in folded:
+                    zero = functools.partial(stores.counts.set_counts, batch_id, count_learners(()))
+                    await service.retry.run(zero)
         await stores.checkpoints.drop(checkpoint)
         report.done = True
         return report
@@ -145,29 +140,89 @@ async def replay_into_shadow(
         await consumer.stop()
 
 
-async def _fold_group(
-    service: Service, spill: _Spill, group: int, rules: RulesSnapshot, report: ShadowReplay
-) -> None:
+async def _fold_groups(
+    service: Service,
+    spill: Spill,
+    groups: list[int],
+    rules: RulesSnapshot,
+    report: ShadowReplay,
+    stop: asyncio.Event,
+    remember: Callable[[int], Awaitable[None]],
+) -> bool:
+    """Fold the groups in worker processes, a few ahead, and insert each as its fold is done
+    (in order); True when all are in."""
+    now, loop = service.clock.now(), asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")  # nothing of this process' loop or sockets
+    with ProcessPoolExecutor(FOLD_WORKERS, mp_context=context) as pool:
+        folding: deque[tuple[int, asyncio.Future[_GroupFold]]] = deque()
+        pending = iter(groups)
+        inserted = 0
+        while not stop.is_set():
+            while len(folding) < FOLD_WORKERS and (group := next(pending, None)) is not None:
+                future = loop.run_in_executor(pool, fold_spilled, spill.path(group), rules, now)
+                folding.append((group, future))
+            if not folding:
+                break
+            group, future = folding.popleft()
+            fold = await future
+            report.bad_records += fold.bad
+            report.certificates += fold.certificates
+            report.statuses += fold.statuses
+            await _insert(service, fold, report)
+            await remember(group)
+            inserted += 1
+        for _, future in folding:
+            future.cancel()
+    return inserted == len(groups)
+
+
+@dataclass
+class _GroupFold:
+    """A group folded in a worker process: its documents encoded for the store, its batches'
+    counts, and what it would have announced."""
+
+    encoded: list[bytes]
+    counts: dict[str, dict[str, int]]
+    certificates: int
+    statuses: int
+    bad: int
+
+
+def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime) -> _GroupFold:
+    """Parse, fold, count and encode one group's facts (in a worker process: it hands over
+    bytes, which cost nothing to receive, rather than models)."""
     events: list[LearnerEvent] = []
-    for value in spill.values(group):
+    bad = 0
+    for value in spilled_values(path):
         try:
             event = event_adapter.validate_json(value)
         except (ValidationError, ValueError, RecursionError):
-            report.bad_records += 1
+            bad += 1
             continue
         if isinstance(event, (CoursePublished, *BATCH_EVENTS)):
-            report.bad_records += 1  # a rule event on a learner topic: the wrong topic
+            bad += 1  # a rule event on a learner topic: the wrong topic
             continue
         events.append(event)
-    fold = fold_learners(events, rules, service.clock.now())
-    report.certificates += fold.certificates
-    report.statuses += fold.statuses
-    documents = service.stores.documents
-    for i in range(0, len(fold.documents), 1000):
-        chunk = fold.documents[i : i + 1000]
-        # Inserts; on a resumed group some exist already, with the same content: left as is.
-        await service.retry.run(functools.partial(documents.save_enrolments, chunk))
-    report.documents += len(fold.documents)
+    fold = fold_learners(events, rules, now)
+    by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in fold.documents:
+        by_batch[doc.batchId].append(counted_fields(doc))
+    counts = {batch_id: count_learners(learners) for batch_id, learners in by_batch.items()}
+    encoded = encode_enrolments(fold.documents)
+    return _GroupFold(encoded, counts, fold.certificates, fold.statuses, bad)
+
+
+async def _insert(service: Service, fold: _GroupFold, report: ShadowReplay) -> None:
+    """The group's documents, then its batches' counts (a batch is folded whole, in one
+    group). On a resumed group some documents exist already, with the same content: left."""
+    maintenance, counts = service.stores.maintenance, service.stores.counts
+    for i in range(0, len(fold.encoded), _INSERT_CHUNK):
+        chunk = fold.encoded[i : i + _INSERT_CHUNK]
+        await service.retry.run(functools.partial(maintenance.insert_encoded, "enrolments", chunk))
+    for batch_id, totals in fold.counts.items():
+        await service.retry.run(functools.partial(counts.set_counts, batch_id, totals))
+        report.counted.add(batch_id)
+    report.documents += len(fold.encoded)
 
 
 async def _rules(service: Service) -> RulesSnapshot:
@@ -175,88 +230,6 @@ async def _rules(service: Service) -> RulesSnapshot:
     batches = await documents.get_batches(await service.stores.maintenance.all_batch_ids())
     courses = await documents.get_courses({b.courseId for b in batches.values()})
     return RulesSnapshot(batches, courses)
-
-
-async def _sizes(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: str | datetime
-) -> int:
-    begin, end = await bounds(consumer, tps, start)
-    return sum(max(0, end[tp] - begin[tp]) for tp in tps)
-
-
-def _estimate(records: int) -> int:
-    return -(-records // _GROUP_RECORDS)
-
-
-async def _read(
-    consumer: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    start: str | datetime,
-    stop: asyncio.Event,
-) -> AsyncIterator[list[Any]]:
-    """The records of these partitions from `start` to their end offsets as of now, in polls,
-    with a progress line on stderr at most once a second."""
-    if not tps:
-        return
-    consumer.assign(tps)
-    begin, end = await bounds(consumer, tps, start)
-    for tp in tps:
-        consumer.seek(tp, begin[tp])
-    progress = Progress(begin, end)
-    position = dict(begin)
-    while not stop.is_set() and any(position[tp] < end[tp] for tp in tps):
-        batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
-        records = [r for tp, rs in batch.items() for r in rs if r.offset < end[tp]]
-        for tp in batch:
-            position[tp] = min(await consumer.position(tp), end[tp])
-        if records:
-            yield records
-        progress.show(position)
-    progress.show(position, final=True)
-
-
-class _Spill:
-    """Learner facts on disk, one file per group of batches (`zlib.crc32` of the batchId)."""
-
-    def __init__(self, folder: Path, count: int) -> None:
-        self.count = count
-        self._paths = [folder / f"group-{i}.bin" for i in range(count)]
-        self._files: list[BinaryIO] = [p.open("wb") for p in self._paths]
-
-    def group_of(self, record: Any, max_bytes: int) -> int | None:
-        """The group of a record's batch; None for what cannot be a learner fact of its topic
-        (checked in full when the group is folded)."""
-        value = record.value
-        if value is None or len(value) > max_bytes:
-            return None
-        try:
-            envelope = json.loads(value)
-            batch_id = envelope["data"]["batchId"]
-            kind = envelope["type"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return None
-        if not isinstance(batch_id, str) or not isinstance(kind, str):
-            return None
-        if not record.topic.endswith(TOPIC_OF_TYPE.get(kind, "\0")):
-            return None  # the wrong topic: the service dead-lettered it
-        return zlib.crc32(batch_id.encode()) % self.count
-
-    def add(self, group: int, value: bytes) -> None:
-        self._files[group].write(_LEN.pack(len(value)))
-        self._files[group].write(value)
-
-    def close(self) -> None:
-        for f in self._files:
-            f.close()
-
-    def values(self, group: int) -> list[bytes]:
-        data = self._paths[group].read_bytes()
-        out, at = [], 0
-        while at < len(data):
-            (size,) = _LEN.unpack_from(data, at)
-            out.append(data[at + 4 : at + 4 + size])
-            at += 4 + size
-        return out
 
 
 class _NoAnnouncements:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import CertificateTemplate
 from schemas.outbound import Announcement, SeatStatus
@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _DOC = ConfigDict(extra="ignore", frozen=True)
+# Empty defaults are factories: pydantic deep-copies a default value at every construction,
+# and the fold builds these models by the hundred thousand.
 DOCUMENT_VERSION = "1.1"
 
 BatchStatus = Literal["upcoming", "ongoing", "completed", "cancelled"]
@@ -131,8 +133,8 @@ class ContentFacts(BaseModel):
     model_config = _DOC
 
     contentId: str
-    completed: list[datetime] = []
-    progress: list[datetime] = []
+    completed: list[datetime] = Field(default_factory=list)
+    progress: list[datetime] = Field(default_factory=list)
 
 
 class Submission(BaseModel):
@@ -150,7 +152,7 @@ class AssessmentFacts(BaseModel):
     model_config = _DOC
 
     assessmentId: str
-    submissions: list[Submission] = []
+    submissions: list[Submission] = Field(default_factory=list)
 
 
 class LearnerFacts(BaseModel):
@@ -158,9 +160,9 @@ class LearnerFacts(BaseModel):
 
     model_config = _DOC
 
-    enrolments: list[EnrolmentFact] = []
-    contents: list[ContentFacts] = []
-    assessments: list[AssessmentFacts] = []
+    enrolments: list[EnrolmentFact] = Field(default_factory=list)
+    contents: list[ContentFacts] = Field(default_factory=list)
+    assessments: list[AssessmentFacts] = Field(default_factory=list)
 
 
 class Certificate(BaseModel):
@@ -211,12 +213,12 @@ class EnrolmentDoc(BaseModel):
     waitlistPosition: int | None = None
     refusedReason: RefusedReason | None = None
     request: EnrolmentRequest | None = None
-    certificates: list[Certificate] = []
-    announcedStatuses: list[AnnouncedStatus] = []
-    facts: LearnerFacts = LearnerFacts()
+    certificates: list[Certificate] = Field(default_factory=list)
+    announcedStatuses: list[AnnouncedStatus] = Field(default_factory=list)
+    facts: LearnerFacts = Field(default_factory=LearnerFacts)
     # Announcements decided but not yet published (the transactional outbox): written in the
     # same document update that latches them, removed once Kafka acknowledged them.
-    outbox: list[Announcement] = []
+    outbox: list[Announcement] = Field(default_factory=list)
     # When the oldest of those was decided (the service's clock): the outbox-age metric.
     outboxSince: datetime | None = None
     # The contract version whose rules computed this document (None: v1.0, before the field).

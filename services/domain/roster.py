@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import reduce
 from typing import Any
 
 from schemas.documents import (
@@ -32,7 +31,7 @@ from schemas.outbound import (
 from schemas.types import format_time
 from services.domain.derive import Derived, Rules, derive, rules_of
 from services.domain.eligibility import latch_certificates
-from services.domain.facts import add_fact
+from services.domain.facts import add_all
 from services.domain.seats import Seat, assign_seats, refusal_of
 
 __all__ = ["add_facts", "needs_whole_roster", "settle"]
@@ -40,7 +39,7 @@ __all__ = ["add_facts", "needs_whole_roster", "settle"]
 
 def add_facts(doc: EnrolmentDoc, events: Iterable[LearnerEvent]) -> EnrolmentDoc:
     """The document with these learner facts added (derived values are `settle`'s job)."""
-    return doc.model_copy(update={"facts": reduce(add_fact, events, doc.facts)})
+    return doc.model_copy(update={"facts": add_all(doc.facts, events)})
 
 
 def needs_whole_roster(batch: BatchDoc | None) -> bool:

@@ -154,6 +154,11 @@ class CountStore(Protocol):
         """The batch's counts now, from its learners' documents (one query)."""
         ...
 
+    async def set_counts(self, batch_id: str, counts: dict[str, int]) -> None:
+        """Write counts computed elsewhere from every document of the batch (a shadow
+        replay, the only writer of its database, folds each batch whole)."""
+        ...
+
 
 class RosterLocks(Protocol):
     """One writer at a time per batch roster whose seats depend on one another.
@@ -209,6 +214,12 @@ class MaintenanceStore(Protocol):
 
     async def replace_all(self, collection: str, docs: Iterable[dict[str, Any]]) -> int:
         """Make the collection hold exactly these documents (not atomic: stop writers first)."""
+        ...
+
+    async def insert_encoded(self, collection: str, documents: Sequence[bytes]) -> int:
+        """Insert documents already in their stored form, encoded as BSON (`encode_enrolments`:
+        a shadow replay's bulk load); one whose `_id` exists is left as it is. Returns how many
+        were inserted."""
         ...
 
     async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:

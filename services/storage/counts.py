@@ -8,7 +8,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.storage.documents import COUNT_FIELDS
+from services.domain.counts import COUNT_FIELDS, count_learners
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.marks import MongoMarks
@@ -43,8 +43,8 @@ class MongoCounts:
             await self._marks.clear(ids)
         return len(existing)
 
-    async def _recount(self, batch_id: str) -> None:
-        counts = await self.count(batch_id)
+    async def set_counts(self, batch_id: str, counts: dict[str, int]) -> None:
+        """Write counts computed from every document of the batch (a shadow replay's)."""
 
         async def attempt() -> bool:
             async with mongo_errors():
@@ -60,21 +60,13 @@ class MongoCounts:
 
         await until_written(attempt, f"batch {batch_id!r}")
 
+    async def _recount(self, batch_id: str) -> None:
+        await self.set_counts(batch_id, await self.count(batch_id))
+
     async def count(self, batch_id: str) -> dict[str, int]:
         """The batch's counts from one query on `batchId` (an indexed equality on both servers;
         FerretDB 1.x would scan the collection for each `count_documents`)."""
-        enrolled = completed = certified = waitlisted = 0
         fields = {"enrolled": 1, "progressStatus": 1, "certificates": 1, "enrolmentStatus": 1}
         async with mongo_errors():
-            async for raw in self._enrolments.find({"batchId": batch_id}, fields):
-                active = raw.get("enrolled") is True
-                enrolled += active
-                completed += active and raw.get("progressStatus") == 2
-                certified += bool(raw.get("certificates"))
-                waitlisted += raw.get("enrolmentStatus") == "waitlisted"
-        return {
-            "enrolledCount": enrolled,
-            "completedCount": completed,
-            "certifiedCount": certified,
-            "waitlistedCount": waitlisted,
-        }
+            found = [raw async for raw in self._enrolments.find({"batchId": batch_id}, fields)]
+        return count_learners(found)

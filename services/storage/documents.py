@@ -12,18 +12,19 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from services.domain.counts import COUNT_FIELDS
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION, MongoBatchEventLog
 from services.storage.doc_cache import DocumentCache
+from services.storage.encoding import stored_enrolment
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.published import PublishedEntries
 from services.storage.revisions import body_of
 
-__all__ = ["COUNT_FIELDS", "MongoDocuments"]
+__all__ = ["MongoDocuments"]
 
 Raw = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
-COUNT_FIELDS = ("enrolledCount", "completedCount", "certifiedCount", "waitlistedCount")
 _SAMPLE = 100  # documents read before guessing, when the cache has no history yet
 
 
@@ -122,8 +123,7 @@ class MongoDocuments(MongoBatchEventLog):
         keys: list[str] = []
         revs: list[str] = []  # the revision each write carries
         for doc in docs:
-            body = body_of(doc, doc.key)
-            body["hasOutbox"] = bool(doc.outbox)
+            body = stored_enrolment(doc)
             keys.append(doc.key)
             revs.append(body["rev"])
             if doc.rev is None:

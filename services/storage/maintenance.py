@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.storage.errors import is_revision_conflict, mongo_errors
 from services.storage.guarded import GuardedWrites
@@ -15,6 +16,8 @@ from services.storage.revisions import next_rev, until_written
 __all__ = ["MongoMaintenance"]
 
 _META = "service_meta"
+_ENCODED_CHUNK = 500  # documents per insert command of a bulk load
+_DUPLICATE_KEY = 11000
 
 Raw = dict[str, Any]
 
@@ -38,6 +41,20 @@ class MongoMaintenance:
             for start in range(0, len(docs), self._chunk):
                 await self._db[collection].insert_many(docs[start : start + self._chunk])
         return len(docs)
+
+    async def insert_encoded(self, collection: str, documents: Sequence[bytes]) -> int:
+        inserted = 0
+        async with mongo_errors():
+            for start in range(0, len(documents), _ENCODED_CHUNK):
+                chunk = [RawBSONDocument(d) for d in documents[start : start + _ENCODED_CHUNK]]
+                try:
+                    await self._db[collection].insert_many(chunk, ordered=False)
+                    inserted += len(chunk)
+                except BulkWriteError as exc:  # a resumed load: what exists stays as it is
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                        raise
+                    inserted += exc.details.get("nInserted", 0)
+        return inserted
 
     async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
         found: dict[str, dict[int, int]] = {}

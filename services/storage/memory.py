@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
+from services.domain.counts import COUNT_FIELDS
 from services.ports import Stores
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
-from services.storage.documents import COUNT_FIELDS
 from services.storage.memory_admin import (
     InMemoryCheckpoints,
     InMemoryMaintenance,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import bson
+
 from schemas.documents import BatchDoc, EnrolmentDoc
 from services.storage.memory_parts import Collections
 from services.storage.revisions import next_rev
@@ -98,6 +100,15 @@ class InMemoryMaintenance:
     async def replace_all(self, collection: str, docs: Iterable[Raw]) -> int:
         self._colls.by_name[collection] = {d["_id"]: copy.deepcopy(d) for d in docs}
         return len(self._colls.by_name[collection])
+
+    async def insert_encoded(self, collection: str, documents: Sequence[bytes]) -> int:
+        stored = self._colls[collection]
+        inserted = 0
+        for raw in map(bson.decode, documents):
+            if raw["_id"] not in stored:
+                stored[raw["_id"]] = raw
+                inserted += 1
+        return inserted
 
     async def legacy_applied_offsets(self) -> dict[str, dict[int, int]]:
         return {

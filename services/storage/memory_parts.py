@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.documents import EnrolmentDoc
+from services.domain.counts import count_learners
 from services.storage.outbox import STATS_SCAN
 from services.storage.published import PublishedEntries, oldest_entry, unpublished
 from services.storage.revisions import next_rev
@@ -93,15 +94,14 @@ class InMemoryCounts:
     async def count(self, batch_id: str) -> dict[str, int]:
         return self._counts(batch_id)
 
+    async def set_counts(self, batch_id: str, counts: dict[str, int]) -> None:
+        raw = self._colls["batches"].get(batch_id)
+        if raw is not None and any(raw.get(name) != n for name, n in counts.items()):
+            raw.update(counts, rev=next_rev(raw.get("rev")))
+
     def _counts(self, batch_id: str) -> dict[str, int]:
-        docs = [r for r in self._colls["enrolments"].values() if r["batchId"] == batch_id]
-        enrolled = [r for r in docs if r.get("enrolled") is True]
-        return {
-            "enrolledCount": len(enrolled),
-            "completedCount": sum(r.get("progressStatus") == 2 for r in enrolled),
-            "certifiedCount": sum(bool(r.get("certificates")) for r in docs),
-            "waitlistedCount": sum(r.get("enrolmentStatus") == "waitlisted" for r in docs),
-        }
+        docs = self._colls["enrolments"].values()
+        return count_learners(r for r in docs if r["batchId"] == batch_id)
 
 
 class InMemoryMarks:

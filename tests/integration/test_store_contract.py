@@ -15,6 +15,7 @@ from schemas.outbound import CertificateEligible, CertificateEligibleData
 from schemas.types import parse_time
 from services.ports import Stores
 from services.storage import InMemoryStore, MongoStore
+from services.storage.encoding import encode_enrolments
 
 
 @pytest.fixture(params=["memory", "mongo", "mongo-cached"])
@@ -126,6 +127,32 @@ async def test_counts_follow_enrolled_completed_and_certified_learners(stores: S
     counted = (await stores.documents.get_batches(["b.$1"]))["b.$1"]
     assert (counted.enrolledCount, counted.completedCount, counted.certifiedCount) == (2, 1, 2)
     assert await stores.counts.recount_stale() == 0, "a recount clears the mark"
+
+
+async def test_counts_set_from_elsewhere_are_written_once(stores: Stores) -> None:
+    assert await stores.documents.save_batch(_batch("b.$1"))
+    totals = {"enrolledCount": 3, "completedCount": 2, "certifiedCount": 1, "waitlistedCount": 4}
+    await stores.counts.set_counts("b.$1", totals)
+    [counted] = (await stores.documents.get_batches(["b.$1"])).values()
+    assert counted.model_dump(include=set(totals)) == totals
+    await stores.counts.set_counts("b.$1", totals)
+    [again] = (await stores.documents.get_batches(["b.$1"])).values()
+    assert again.rev == counted.rev, "the same counts: nothing written"
+    await stores.counts.set_counts("never-created", totals)  # nothing to count into
+    assert await stores.documents.get_batches(["never-created"]) == {}
+
+
+async def test_encoded_documents_load_once_and_read_back_as_saved(stores: Stores) -> None:
+    docs = [d.model_copy(update={"enrolled": True, "progressStatus": 2}) for d in _docs(3)]
+    encoded = encode_enrolments(docs)
+    assert await stores.maintenance.insert_encoded("enrolments", encoded[:2]) == 2
+    assert await stores.maintenance.insert_encoded("enrolments", encoded) == 1, "a resumed load"
+    loaded = await stores.documents.get_enrolments(d.key for d in docs)
+    for doc in docs:
+        stored = loaded[doc.key]
+        assert stored.rev is not None
+        assert stored.model_copy(update={"rev": None}) == doc
+    assert await stores.outbox.pending(10) == [], "no outbox: nothing to relay"
 
 
 async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> None:
