@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer
 
 from bench.kafka_io import new_producer
-from bench.workload import Message, learner_key
+from bench.workload import Message
+from schemas.documents import enrolment_key
 
 __all__ = ["LatencyRun", "percentile", "steady_load"]
 
@@ -74,7 +75,7 @@ async def steady_load(
                         continue
                     seen.add(event["id"])
                     data = event["data"]
-                    sent_at = last_sent.get(learner_key(data["batchId"], data["userId"]))
+                    sent_at = last_sent.get(enrolment_key(data["batchId"], data["userId"]))
                     if sent_at is not None:
                         run.latencies.append(now - sent_at)
             if done.is_set():

@@ -1,27 +1,22 @@
-"""The bench's steps after C: the baseline B, latency, the profile and the large run."""
+"""The bench's building blocks: fresh environments, loading a workload, C's row, and the
+per-event baseline B with its checks."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.baseline import BaselineRun, run_baseline
 from bench.compare import diff_derived, fold_of
 from bench.kafka_io import create_topics, publish
-from bench.latency import LatencyRun, percentile, steady_load
-from bench.phases import time_phases
-from bench.profiling import profile_service
 from bench.report import Clock, Figures
-from bench.service import ServiceRun, prefix_rate, run_until_caught_up
-from bench.storeprobe import probe_store
-from bench.workload import Workload, build_workload
-from schemas.documents import EnrolmentDoc
+from bench.service import ServiceRun, prefix_rate
+from bench.workload import Workload
+from schemas.documents import EnrolmentDoc, enrolment_key
 from services.settings import Settings
-from testkit.harness import Env, ServiceProcess, read_docs
+from testkit.harness import Env, read_docs
 
 T = TypeVar("T")
 
@@ -134,7 +129,7 @@ async def check_b(
     # Learners whose every fact B processed: their documents must equal C's.
     by_learner: dict[str, set[str]] = {}
     for fact in work.stream.facts:
-        key = f"{fact['data']['batchId']}\n{fact['data']['userId']}"
+        key = enrolment_key(fact["data"]["batchId"], fact["data"]["userId"])
         by_learner.setdefault(key, set()).add(fact["id"])
     whole = [k for k, ids in by_learner.items() if ids <= b_run.fact_ids]
     if not c_run.complete:
@@ -144,109 +139,3 @@ async def check_b(
     compared, differing, first = diff_derived(b_docs, c_enrolments, whole)
     verdict = "pass" if not differing else f"FAIL ({differing} differ): {first}"
     figures.add(f"B == C on derived fields ({compared:,} whole learners)", verdict)
-
-
-async def latency(
-    kafka: str,
-    mongo: str,
-    run_id: str,
-    args: argparse.Namespace,
-    c_rate: float,
-    log_dir: Path,
-    figures: Figures,
-) -> float | None:
-    rate = max(1.0, c_rate / 2)
-    count = max(200, int(rate * args.latency_s))
-    say(f"latency: {count:,} facts at {rate:,.0f}/s (half of C) for ~{args.latency_s:.0f}s")
-    work = build_workload(count, seed=2)
-    env = bench_env(kafka, mongo, run_id, "lat")
-    await create_topics(kafka, env.prefix)
-    await publish(kafka, env.prefix, work.rules)
-    service = ServiceProcess(env, log_dir, "latency").start()
-    try:
-        await service.wait_consuming(timeout_s=120)
-        run: LatencyRun = await steady_load(
-            kafka, env.prefix, env.topics.certificates, work.facts, rate
-        )
-    finally:
-        service.kill()
-    if not run.latencies:
-        figures.add("latency", f"no certificate arrived ({run.sent:,} facts sent)")
-        return None
-    p50, p99 = percentile(run.latencies, 50), percentile(run.latencies, 99)
-    figures.add(
-        "latency at half load",
-        f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms, max "
-        f"{max(run.latencies) * 1000:,.0f} ms ({len(run.latencies):,} certificates, "
-        f"{run.sent:,} facts at {rate:,.0f}/s over {run.seconds:.0f}s)",
-    )
-    return p99
-
-
-async def profile(
-    kafka: str,
-    mongo: str,
-    run_id: str,
-    args: argparse.Namespace,
-    log_dir: Path,
-    clock: Clock,
-    figures: Figures,
-) -> None:
-    work = build_workload(args.profile_facts, seed=3)
-    env = bench_env(kafka, mongo, run_id, "prof")
-    await load(env, work, figures, "(profile)")
-    budget = min(args.profile_budget, max(20.0, clock.left() - 60))
-    say(f"profile: the service under cProfile on {work.records:,} records (budget {budget:.0f}s)")
-    summary = await profile_service(env, log_dir, budget)
-    figures.add("profile", f"{summary.records:,} records in {summary.seconds:.1f}s under cProfile")
-    print(summary.text, flush=True)
-    if args.phases_budget > 0 and clock.left() > 60:
-        env = bench_env(kafka, mongo, run_id, "phases")
-        await load(env, work, figures, "(phases)")
-        budget = min(args.phases_budget, max(20.0, clock.left() - 60))
-        say(f"phases: the service's loop in-process, every call timed (budget {budget:.0f}s)")
-        times = await time_phases(env, budget)
-        figures.add(
-            "C in-process (phases)",
-            f"{times.records / max(times.wall, 1e-9):,.0f} records/s ({times.records:,} "
-            f"records in {times.wall:.1f}s)",
-        )
-        print(times.table(), flush=True)
-    if args.probe_sizes:
-        sizes = tuple(int(n) for n in args.probe_sizes.split(","))
-        say(f"store probe: operation cost against collection size {sizes}")
-        rows = await asyncio.to_thread(probe_store, mongo, f"bench_{run_id}_probe", sizes)
-        for row in rows:
-            print(row.line(), flush=True)
-        first, last = rows[0], rows[-1]
-        figures.add(
-            "store probe (find _id $in 100)",
-            f"{first.find_in_100_ms:,.0f} ms at {first.size:,} docs -> "
-            f"{last.find_in_100_ms:,.0f} ms at {last.size:,} docs",
-        )
-        figures.add(
-            "store probe (replace_one {_id, rev})",
-            f"{first.replace_id_rev_ms:,.1f} ms at {first.size:,} docs -> "
-            f"{last.replace_id_rev_ms:,.1f} ms at {last.size:,} docs",
-        )
-
-
-async def large(
-    kafka: str,
-    mongo: str,
-    run_id: str,
-    args: argparse.Namespace,
-    log_dir: Path,
-    clock: Clock,
-    figures: Figures,
-) -> None:
-    say(f"large: building {args.facts_large:,} facts")
-    work = build_workload(args.facts_large, seed=4)
-    env = bench_env(kafka, mongo, run_id, "large")
-    await timed("publish large", load(env, work, figures, "(large)"))
-    budget = max(30.0, clock.left() - 20)
-    say(f"C large: the service from an empty database (budget {budget:.0f}s)")
-    run = await run_until_caught_up(ServiceProcess(env, log_dir, "large"), env, budget)
-    figures.rss_large = run.peak_rss_mib
-    figures.large_facts = run.records
-    figures.add(f"C large ({args.facts_large:,} facts)", service_row(run))

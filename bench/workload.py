@@ -15,9 +15,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.documents import enrolment_key
 from testkit.streams import Stream, generate_stream, key_of, topic_of
 
-__all__ = ["Message", "Workload", "build_workload", "learner_key"]
+__all__ = ["Message", "Workload", "build_workload"]
+
 
 Event = dict[str, Any]
 DUPLICATES = 0.10
@@ -49,14 +51,9 @@ class Workload:
         return len(self.rules) + len(self.facts)
 
 
-def learner_key(batch_id: str, user_id: str) -> str:
-    """Same shape as the `_id` of an enrolment document."""
-    return f"{batch_id}\n{user_id}"
-
-
 def _encode(event: Event) -> Message:
     data = event["data"]
-    learner = learner_key(data["batchId"], data["userId"]) if "userId" in data else None
+    learner = enrolment_key(data["batchId"], data["userId"]) if "userId" in data else None
     value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
     return Message(topic_of(event), key_of(event), value, learner)
 

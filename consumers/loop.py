@@ -142,18 +142,22 @@ class ConsumerLoop:
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _poll(self) -> dict[TopicPartition, list[Any]]:
-        """One poll. Under a backlog, more is fetched into it (up to `poll_backlog_records`),
-        from every partition that has records waiting, then it is cut at a common point in
-        record time: one fold then writes each learner once for the facts of several topics
-        and partitions, instead of once per poll that holds some of them."""
+        """One poll. Under a backlog (more waiting than a poll takes), more is fetched into it
+        (up to `poll_backlog_records`), from every partition that has records waiting, then
+        it is cut at a common point in record time: one fold then writes each learner once
+        for the facts of several topics and partitions, instead of once per poll that holds
+        some of them. Without a backlog a poll is what one fetch brings: no wait, no cut."""
         settings = self._settings
         batch = await self._consumer.getmany(
             timeout_ms=settings.poll_timeout_ms, max_records=settings.poll_max_records
         )
+        waiting = await self._waiting()
+        if not batch or sum(waiting.values()) <= settings.poll_max_records:
+            return batch
         total = sum(map(len, batch.values()))
         deadline = time.monotonic() + settings.poll_timeout_ms / 1000
-        while batch and total < settings.poll_backlog_records:
-            wanted = _laggards(batch, await self._waiting())
+        while total < settings.poll_backlog_records:
+            wanted = _laggards(batch, list(waiting))
             left_ms = 1000 * (deadline - time.monotonic())
             if not wanted or left_ms <= 0:
                 break
@@ -165,19 +169,23 @@ class ConsumerLoop:
             for tp, records in more.items():
                 batch.setdefault(tp, []).extend(records)
             total += sum(map(len, more.values()))
-        return await self._cut_in_step(batch)
+            waiting = await self._waiting()
+        return self._cut_in_step(batch, list(waiting))
 
-    async def _waiting(self) -> list[TopicPartition]:
-        """The partitions with records beyond what the consumer has fetched (a backlog)."""
-        waiting = []
+    async def _waiting(self) -> dict[TopicPartition, int]:
+        """The partitions with records the loop has not taken yet, and how many (records
+        fetched and not yet taken count too: they wait in the consumer's buffer)."""
+        waiting = {}
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)  # None until fetched: not known to wait
-            if highwater is not None and highwater > await self._consumer.position(tp):
-                waiting.append(tp)
+            if highwater is not None and highwater > (
+                position := await self._consumer.position(tp)
+            ):
+                waiting[tp] = highwater - position
         return waiting
 
-    async def _cut_in_step(
-        self, batch: dict[TopicPartition, list[Any]]
+    def _cut_in_step(
+        self, batch: dict[TopicPartition, list[Any]], waiting: list[TopicPartition]
     ) -> dict[TopicPartition, list[Any]]:
         """Keep, of each partition, the records up to the earliest "last record fetched" among
         the partitions that have more waiting; seek back to the first record not kept, which
@@ -185,7 +193,7 @@ class ConsumerLoop:
         by batch, progress by user) at about the same time, and partitions are fetched at
         different speeds: cut in record time, a poll holds all of a learner's facts of that
         time, and the learner is written once."""
-        behind = [tp for tp in await self._waiting() if batch.get(tp)]
+        behind = [tp for tp in waiting if batch.get(tp)]
         if not behind:
             return batch
         cut = min(batch[tp][-1].timestamp for tp in behind)

@@ -74,6 +74,11 @@ def add_replay_command(commands: Any) -> None:
         "into a database that already holds documents)",
     )
     replay.add_argument(
+        "--no-diff",
+        action="store_true",
+        help="with --into: skip the report against the live database (it reads both whole)",
+    )
+    replay.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted replay into the same database",
@@ -112,6 +117,9 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.swap and not args.into:
         print("replay: --swap needs --into", file=sys.stderr)
         return 2
+    if args.no_diff and (args.swap or not args.into):
+        print("replay: --no-diff goes with --into, without --swap", file=sys.stderr)
+        return 2
     start = args.start
     if start != "earliest":
         try:
@@ -144,7 +152,7 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
         if not done:
             print("replay: interrupted; run again with --resume to continue", file=sys.stderr)
             return 130
-        if args.into:
+        if args.into and not args.no_diff:
             await _report_and_swap(settings, service.stores.maintenance, args.swap)
     return 0
 
@@ -180,7 +188,8 @@ async def _into_shadow(
     if not report.done:
         print("replay: interrupted; run again with --resume to continue", file=sys.stderr)
         return 130
-    await _report_and_swap(service.settings, stores.maintenance, args.swap)
+    if not args.no_diff:
+        await _report_and_swap(service.settings, stores.maintenance, args.swap)
     return 0
 
 

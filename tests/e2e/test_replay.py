@@ -147,3 +147,23 @@ async def test_a_shadow_replay_folds_into_an_empty_shadow_only_and_counts_exactl
     code, _, err = await _replay(env, "--into", mongo_db_name, "--pipeline")
     assert code == 0, err[-3000:]
     assert_documents_exact(await read_docs(env), stream.expected())
+
+
+async def test_a_shadow_replay_without_the_report_rebuilds_exactly_and_reports_nothing(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
+) -> None:
+    stream = generate_stream(seed=29, batches=2, learners=30)
+    env = Env(kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name)
+    await publish(kafka_bootstrap, topic_prefix, stream.shuffled(seed=29))
+    code, _, err = await _replay(env, "--no-diff")
+    assert code == 2 and "--no-diff goes with --into" in err, err
+    shadow = f"{mongo_db_name}_nodiff"
+    try:
+        code, out, err = await _replay(env, "--into", shadow, "--no-diff")
+        assert code == 0, err[-3000:]
+        assert "enrolments:" not in out and "every difference" not in err, out[-2000:]
+        shadow_env = Env(kafka_bootstrap, mongodb_uri, "", shadow)
+        assert_documents_exact(await read_docs(shadow_env), stream.expected())
+    finally:
+        async with AsyncMongoClient(mongodb_uri) as client:
+            await client.drop_database(shadow)
