@@ -58,11 +58,10 @@ async def main(args: argparse.Namespace) -> int:
     figures.add("A plain consumer + json", f"{figures.a_rate:,.0f} records/s ({count:,})")
 
     budget_c = min(args.c_budget, max(30.0, clock.left() - args.reserve))
-    c_run, c_docs = await live_service(main_env, work, budget_c, log_dir, plots, figures)
+    c_run, c_docs, world = await live_service(main_env, work, budget_c, log_dir, plots, figures)
     if c_docs["enrolments"]:
         await ceiling(mongo, run_id, main_env.db, args.d_seconds, figures)
     if args.replay_main and clock.left() > args.reserve:
-        world = work.stream.expected() if c_run.complete else None
         shadow = f"bench_{run_id}_main_shadow"
         await shadow_replay(main_env, shadow, world, 180.0, log_dir, "main", figures)
     if args.b_records > 0 and clock.left() > args.reserve:

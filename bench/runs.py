@@ -29,9 +29,9 @@ Docs = dict[str, dict[str, dict[str, Any]]]
 
 async def live_service(
     env: Env, work: Workload, budget_s: float, log_dir: Path, plots: Path, figures: Figures
-) -> tuple[ServiceRun, Docs]:
+) -> tuple[ServiceRun, Docs, World | None]:
     """C: the service from an empty database over the whole backlog; its documents checked
-    exactly against the pure fold of the stream."""
+    exactly against the pure fold of the stream (returned, for R's check)."""
     say(f"C: the service from an empty database (budget {budget_s:.0f}s)")
     run = await run_until_caught_up(ServiceProcess(env, log_dir, "c"), env, budget_s)
     figures.c_rate, figures.c_complete, figures.rss_main = run.rate, run.complete, run.peak_rss_mib
@@ -50,15 +50,18 @@ async def live_service(
     if run.settle_s is not None:
         figures.add("C after catching up", f"{run.settle_s:.1f}s to exit (recount, outbox flush)")
     docs = await read_docs(env)
+    world: World | None = None
     if run.complete:
         assert work.stream is not None
-        verdict = check_exact(docs, work.stream.expected())
+        say("C: the pure fold of the stream, to check the documents against")
+        world = work.stream.expected()
+        verdict = check_exact(docs, world)
         figures.c_exact = verdict == "pass"
         figures.add("C documents == pure fold", verdict)
     else:
         figures.add("C documents == pure fold", "not checked: C did not catch up within budget")
     plot_c_rate(run.samples, f"C: the service on {run.total:,} records", plots / "bench-c-rate.png")
-    return run, docs
+    return run, docs, world
 
 
 def _per(amount: float, records: int) -> str:

@@ -124,11 +124,10 @@ class World:
 
     def _settle(self, batch_id: str, keys: list[str] | None = None) -> None:
         """Settle the given learners of a batch (default: all of them)."""
-        docs = [
-            d
-            for k, d in self.enrolments.items()
-            if d.batchId == batch_id and (keys is None or k in keys)
-        ]
+        if keys is None:
+            docs = [d for d in self.enrolments.values() if d.batchId == batch_id]
+        else:  # a lookup, not a scan: a bench stream has tens of thousands of learners
+            docs = [self.enrolments[k] for k in dict.fromkeys(keys) if k in self.enrolments]
         batch = self.batches.get(batch_id)
         for doc in settle(docs, batch, self._course_of(batch), self.now):
             self.enrolments[doc.key] = doc

@@ -143,11 +143,13 @@ class MongoDocuments(MongoBatchEventLog):
             if doc.rev is None:  # taken for new, read or guessed: settled now
                 self.cache.missed(doc.key, existed=i in outcome.duplicates)
         self.cache.drop(lost)  # after `missed`: a lost key is read next time, never guessed
+        self.published.forget_written(lost)
         for doc, rev in zip(docs, revs, strict=True):
             if doc.key not in lost:
                 self.cache.put(doc.model_copy(update={"rev": rev}))
                 kept = {e.id for e in doc.outbox}
                 self.published.removed(doc.key, self.published.of(doc.key) - kept)
+                self.published.wrote(doc.key, rev, kept)
         return lost
 
     async def batches_with_status(self, status: str | None) -> list[BatchDoc]:

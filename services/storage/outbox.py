@@ -93,6 +93,11 @@ class MongoOutbox:
         the keys to do again (changed meanwhile by another writer)."""
         states = {key: doc for key in pending if (doc := self._cache.get(key)) is not None}
         raws = {key: _state_of(doc) for key, doc in states.items()}
+        for key in pending.keys() - raws.keys():
+            last = self._published.written(key)
+            if last is not None and last[1] <= pending[key]:  # every entry published
+                rev, ids = last
+                raws[key] = {"outbox": [{"id": i} for i in ids], "outboxSince": None, "rev": rev}
         unread = [key for key in pending if key not in raws]
         projection = {"outbox": 1, "outboxSince": 1, "rev": 1}
         writes: list[UpdateOne] = []
@@ -120,9 +125,13 @@ class MongoOutbox:
         current = await self._guarded.stored_revs(self._enrolments, unproven) if unproven else {}
         again = {key for key in unproven if current.get(key) != written[key]["rev"]}
         self._cache.drop(again)
+        self._published.forget_written(again)
         for key, fields in written.items():
-            if key not in again and key in states:
-                left_ids = {e["id"] for e in fields["outbox"]}
+            if key in again:
+                continue
+            left_ids = {e["id"] for e in fields["outbox"]}
+            self._published.wrote(key, fields["rev"], left_ids)
+            if key in states:
                 outbox = [e for e in states[key].outbox if e.id in left_ids]
                 update = {
                     "outbox": outbox,

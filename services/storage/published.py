@@ -30,6 +30,9 @@ class PublishedEntries:
     def __init__(self) -> None:
         self._ids: dict[str, set[str]] = {}
         self._since: dict[str, float] = {}
+        # Documents with an outbox as this process last wrote them: revision and entry ids.
+        # A flush of one whose every entry is published writes it without reading it first.
+        self._written: dict[str, tuple[str, frozenset[str]]] = {}
 
     def __len__(self) -> int:
         return sum(map(len, self._ids.values()))
@@ -52,6 +55,23 @@ class PublishedEntries:
         if not left:
             del self._ids[key]
             del self._since[key]
+
+    def wrote(self, key: str, rev: str, outbox: Iterable[str]) -> None:
+        """The document was just written by this process, with this revision and outbox."""
+        ids = frozenset(outbox)
+        if ids:
+            self._written[key] = (rev, ids)
+        else:
+            self._written.pop(key, None)
+
+    def written(self, key: str) -> tuple[str, frozenset[str]] | None:
+        """The revision and outbox entry ids this process last wrote the document with."""
+        return self._written.get(key)
+
+    def forget_written(self, keys: Iterable[str]) -> None:
+        """Another writer changed these documents: what this process wrote is no longer so."""
+        for key in keys:
+            self._written.pop(key, None)
 
     def due(self, older_than_s: float) -> dict[str, set[str]]:
         """The entries published at least `older_than_s` ago, by key."""
