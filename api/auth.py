@@ -12,6 +12,8 @@ from pathlib import Path
 
 import jwt
 import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from api.problems import Problem
 from services.settings import Settings
@@ -50,7 +52,7 @@ class Authenticator:
             self._keys.append((settings.api_jwt_secret.get_secret_value(), ["HS256"]))
         if settings.api_jwt_public_key_file:
             pem = Path(settings.api_jwt_public_key_file).read_bytes()
-            self._keys.append((pem, ["RS256", "ES256"]))
+            self._keys.append((pem, [_algorithm_of(pem)]))
         if self.disabled:
             log.warning(
                 "api_auth_disabled",
@@ -97,8 +99,18 @@ class Authenticator:
                 raise Problem(
                     401, "token-expired", "the token has expired", headers=_CHALLENGE
                 ) from None
-            except jwt.InvalidTokenError as exc:
+            except jwt.PyJWTError as exc:  # a bad token, or one not made for this key
                 failure = str(exc)
         raise Problem(
             401, "invalid-token", f"the token is not valid: {failure}", headers=_CHALLENGE
         )
+
+
+def _algorithm_of(pem: bytes) -> str:
+    """RS256 for an RSA public key, ES256 for an elliptic-curve one (P-256)."""
+    key = serialization.load_pem_public_key(pem)
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ES256"
+    raise ValueError("BATCH_SERVICE_API_JWT_PUBLIC_KEY_FILE: an RSA or EC public key is needed")

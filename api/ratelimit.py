@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from api.problems import Problem
 from services.ports import RateLimitStore
@@ -18,14 +19,21 @@ class RateLimiter:
     """Counts each caller's requests in a window of a minute, in a store the API instances
     share (or this process's own)."""
 
-    def __init__(self, store: RateLimitStore, per_minute: int, lock_s: int) -> None:
+    def __init__(
+        self,
+        store: RateLimitStore,
+        per_minute: int,
+        lock_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._limit = per_minute
         self._lock_s = lock_s
+        self._clock = clock  # epoch seconds; tests pass their own
 
     async def check(self, caller: str) -> None:
         """Count one request; 429 when over the limit or locked."""
-        now = time.time()
+        now = self._clock()
         state = await self._store.load(caller) or {"windowStart": now, "count": 0.0}
         locked_until = state.get("lockedUntil", 0.0)
         if now < locked_until:

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["plot_c_rate", "plot_latency_cdf", "plot_r_progress", "rate_series"]
 
-_WINDOW_S = 5.0
+_WINDOW_S = 10.0
 
 
 def rate_series(
@@ -37,13 +37,13 @@ def _pyplot() -> Any:
 
 
 def plot_c_rate(samples: Sequence[tuple[float, int]], title: str, path: Path) -> None:
-    """Records committed per second (5-s windows) and in all, against seconds since the join."""
+    """Records committed per second (10-s windows) and in all, against seconds since the join."""
     plt = _pyplot()
     fig, rate_ax = plt.subplots(figsize=(8, 4))
     rates = rate_series(samples)
     rate_ax.plot([t for t, _ in rates], [r for _, r in rates], color="tab:blue")
     rate_ax.set_xlabel("seconds since the group join")
-    rate_ax.set_ylabel("records committed / s (5 s windows)", color="tab:blue")
+    rate_ax.set_ylabel("records committed / s (10 s windows)", color="tab:blue")
     total_ax = rate_ax.twinx()
     total_ax.plot([t for t, _ in samples], [n for _, n in samples], color="tab:gray", ls="--")
     total_ax.set_ylabel("records committed", color="tab:gray")

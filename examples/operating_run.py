@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -105,7 +106,49 @@ async def run(learners: int, kafka_down_s: float, seed: int) -> None:
     finally:
         code = service.terminate()
         print(f"service exited {code}; log: {service.log_path}")
-    (OUT / "series.json").write_text(json.dumps({"series": series, "marks": marks}, indent=1))
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+        "code": _commit(),
+        "facts": len(stream.rules) + len(stream.facts),
+        "kafka_down_s": kafka_down_s,
+        "exit_code": code,
+    }
+    saved = {"series": series, "marks": marks, "meta": meta}
+    (OUT / "series.json").write_text(json.dumps(saved, indent=1))
+
+
+def _commit() -> str:
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return found.stdout.strip()
+
+
+def summary(series: list[dict[str, Any]], marks: list[tuple[float, str]]) -> list[str]:
+    """The figures docs/operating.md quotes: peaks, and when each series came back."""
+    rate = _rate(series, window_s=10)
+    lines = []
+    peak = max(series, key=lambda p: p["lag"])
+    lines.append(f"lag: peak {peak['lag']:,.0f} records at {peak['t']:.0f} s")
+    for at, text in marks:
+        after = [p for p in series if p["t"] >= at]
+        lines.append(f"  {text} at {at:.0f} s: lag {after[0]['lag'] if after else '?':,}")
+    zero = [p["t"] for p in series if p["t"] > peak["t"] and p["lag"] == 0]
+    lines.append(f"lag back to 0 at {zero[0]:.0f} s" if zero else "lag never back to 0")
+    fastest = max(range(len(series)), key=lambda i: rate[i])
+    lines.append(f"fold rate: peak {rate[fastest]:,.0f} records/s at {series[fastest]['t']:.0f} s")
+    oldest = max(series, key=lambda p: p["oldest"])
+    lines.append(
+        f"outbox: oldest entry {oldest['oldest']:.0f} s old at {oldest['t']:.0f} s, "
+        f"{oldest['pending']:.0f} documents pending then"
+    )
+    empty = [p["t"] for p in series if p["t"] > oldest["t"] and p["pending"] == 0]
+    lines.append(f"outbox empty again at {empty[0]:.0f} s" if empty else "outbox never empty")
+    lines.append(f"certificates published: {series[-1]['certificates']:,.0f}")
+    return lines
 
 
 def _rate(series: list[dict[str, Any]], window_s: float) -> list[float]:
@@ -163,6 +206,9 @@ def main() -> None:
     if not args.replot:
         asyncio.run(run(args.learners, args.kafka_down_s, args.seed))
     saved = json.loads((OUT / "series.json").read_text())
+    print(f"run: {saved.get('meta', {})}")
+    for line in summary(saved["series"], saved["marks"]):
+        print(line)
     for path in plot(saved["series"], saved["marks"], ROOT / "docs"):
         print(f"wrote {path.relative_to(ROOT)}")
 

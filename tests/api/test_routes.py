@@ -158,3 +158,18 @@ async def test_a_command_answers_202_at_once_without_wait(api: Api) -> None:
     assert answer.status_code == 202
     assert answer.json()["type"] == "enrolment.created"
     assert answer.headers["Location"] == f"/v1/batches/{batch_id}/enrolments/u"
+
+
+async def test_a_wait_that_runs_out_before_the_fold_answers_202_with_the_event(api: Api) -> None:
+    batch_id = fresh("short-wait")
+    await api.create(batch_id)
+    answer = await api.client.post(
+        f"/v1/batches/{batch_id}/enrolments?wait=0.001", json={"userId": "u"}, headers=ADMIN
+    )
+    assert answer.status_code == 202, answer.text  # a fold takes a poll, far more than 1 ms
+    assert answer.json()["type"] == "enrolment.created"
+    assert answer.headers["Location"] == f"/v1/batches/{batch_id}/enrolments/u"
+    later = await api.client.post(
+        f"/v1/batches/{batch_id}/enrolments?wait=20", json={"userId": "v"}, headers=ADMIN
+    )
+    assert later.status_code == 200 and later.json()["userId"] == "v", later.text
