@@ -4,6 +4,8 @@ publication through the SDK, and `?wait=S`: until the fold has it."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +36,7 @@ __all__ = [
     "event_id",
     "folded_batch_event",
     "folded_learner_event",
+    "kept",
     "publish",
     "publish_learner",
     "wait_until",
@@ -50,6 +53,29 @@ def event_id(caller: Caller, key: str | None, index: int | None = None) -> str:
         return str(uuid.uuid4())
     name = f"idempotency\n{caller.user_id}\n{key}" + ("" if index is None else f"\n{index}")
     return str(uuid.uuid5(CERTIFICATE_NAMESPACE, name))
+
+
+async def kept(
+    deps: ApiDeps, caller: Caller, key: str | None, request: object, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The events to publish for a command: these, or, for a command repeated with the same
+    `Idempotency-Key` by the same caller, the ones its first attempt was answered with (their
+    `time` included: a retry is the same event, not a copy sent later). 422 when the key was
+    used for another request (`request`: what the command asked, compared by digest)."""
+    if key is None:
+        return events
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    expire_at = time.time() + deps.settings.api_idempotency_ttl_s
+    first, answer = await deps.stores.idempotency.claim(
+        event_id(caller, key), digest, events, expire_at
+    )
+    if first != digest:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for another request: use a new key for a new request",
+        )
+    return answer
 
 
 def envelope(event_type: str, event_id: str, data: Mapping[str, Any], when: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from api.commands import (
     envelope,
     event_id,
     folded_batch_event,
+    kept,
     now_text,
     publish,
     wait_until,
@@ -80,10 +81,14 @@ async def create_batch(
     data = body.model_dump(mode="json") | {"batchId": batch_id}
     if not caller.admin or not body.createdBy:
         data["createdBy"] = caller.user_id
+    request = {"command": "create", **body.model_dump(mode="json")}
+    [event] = await kept(
+        deps, caller, key, request, [envelope("batch.created", the_id, data, now_text(deps))]
+    )
     if not (key and await _already(deps, batch_id, the_id)):
         if (await deps.stores.documents.get_batches([batch_id])).get(batch_id):
             raise Problem(422, "batch-exists", f"batch {batch_id!r} already exists")
-        await publish(deps, envelope("batch.created", the_id, data, now_text(deps)))
+        await publish(deps, event)
     return await _answer(deps, batch_id, the_id, "batch.created", seconds)
 
 
@@ -144,10 +149,16 @@ async def update_batch(
     require(may_manage(caller, batch), "update this batch")
     the_id = event_id(caller, key)
     changes = body.model_dump(mode="json", include=body.model_fields_set - {"batchId"})
+    if "createdBy" in changes and changes["createdBy"] != batch.createdBy:
+        # Who created a batch is set at creation (contract 9: the caller, unless an admin
+        # names another); moving it would hand the batch to someone else.
+        require(caller.admin, "change who created this batch")
+    fresh = envelope("batch.updated", the_id, {}, now_text(deps))
+    fresh["data"] = {**changes, "batchId": batchId}  # a null clears a field: kept
+    request = {"command": "update", "batchId": batchId, **changes}
+    [event] = await kept(deps, caller, key, request, [fresh])
     if not (key and await _already(deps, batchId, the_id)):
         await _check_update(deps, batch, changes)
-        event = envelope("batch.updated", the_id, {}, now_text(deps))
-        event["data"] = {**changes, "batchId": batchId}  # a null clears a field: kept
         await publish(deps, event)
     return await _answer(deps, batchId, the_id, "batch.updated", seconds)
 
@@ -207,10 +218,14 @@ async def cancel_batch(
     batch = await load_batch(deps, batchId)
     require(may_manage(caller, batch), "cancel this batch")
     the_id = event_id(caller, key)
+    reason = body.reason if body else None
+    data = {"batchId": batchId, "reason": reason}
+    request = {"command": "cancel", **data}
+    [event] = await kept(
+        deps, caller, key, request, [envelope("batch.cancelled", the_id, data, now_text(deps))]
+    )
     if not (key and await _already(deps, batchId, the_id)):
         if batch.cancelled:
             raise Problem(422, "batch-cancelled", "the batch is cancelled already")
-        reason = body.reason if body else None
-        data = {"batchId": batchId, "reason": reason}
-        await publish(deps, envelope("batch.cancelled", the_id, data, now_text(deps)))
+        await publish(deps, event)
     return await _answer(deps, batchId, the_id, "batch.cancelled", seconds)

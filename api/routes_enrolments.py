@@ -15,6 +15,7 @@ from api.commands import (
     envelope,
     event_id,
     folded_learner_event,
+    kept,
     now_text,
     publish_learner,
     wait_until,
@@ -93,7 +94,8 @@ async def enrol(
         "courseId": batch.courseId,
         "enrolledBy": caller.user_id,
     }
-    event = envelope("enrolment.created", event_id(caller, key), data, now_text(deps))
+    fresh = envelope("enrolment.created", event_id(caller, key), data, now_text(deps))
+    [event] = await kept(deps, caller, key, {"command": "enrol", **data}, [fresh])
     doc = await _learner(deps, batchId, body.userId)
     if not (key and doc is not None and any(f.id == event["id"] for f in doc.facts.enrolments)):
         _check_enrol(batch, doc, caller.user_id, body.userId, deps.clock.now())
@@ -124,12 +126,9 @@ async def unenrol(
     seconds = check_wait(deps, wait)
     batch = await load_batch(deps, batchId)
     require_enrolment_access(caller, batch, userId, "unenrol this learner")
-    event = envelope(
-        "enrolment.cancelled",
-        event_id(caller, key),
-        {"batchId": batchId, "userId": userId},
-        now_text(deps),
-    )
+    data = {"batchId": batchId, "userId": userId}
+    fresh = envelope("enrolment.cancelled", event_id(caller, key), data, now_text(deps))
+    [event] = await kept(deps, caller, key, {"command": "unenrol", **data}, [fresh])
     doc = await _learner(deps, batchId, userId)
     if not (key and doc is not None and any(f.id == event["id"] for f in doc.facts.enrolments)):
         if doc is None or doc.enrolmentStatus not in ("enrolled", "waitlisted"):

@@ -14,6 +14,7 @@ from api.commands import (
     envelope,
     event_id,
     folded_learner_event,
+    kept,
     now_text,
     publish_learner,
     wait_until,
@@ -65,7 +66,10 @@ async def report_progress(
             fields = [{**e, "field": f"events[{index}].{e['field']}"} for e in exc.errors]
             raise InvalidEvent(f"events[{index}]: {exc}", fields) from exc
         events.append(event)
-    published = [await publish_learner(deps, e) for e in events]
+    request = {"command": "progress", **body.model_dump(mode="json")}
+    published = [
+        await publish_learner(deps, e) for e in await kept(deps, caller, key, request, events)
+    ]
     checks = [folded_learner_event(deps, e) for e in published]
 
     async def all_folded() -> bool:

@@ -74,19 +74,23 @@ def plot_r_progress(
     plt.close(fig)
 
 
-def plot_latency_cdf(latencies_s: Sequence[float], title: str, path: Path) -> None:
-    """The share of certificates announced within x seconds of the fact that decided them."""
+def plot_latency_cdf(runs: Sequence[tuple[str, Sequence[float]]], title: str, path: Path) -> None:
+    """For each run (label, latencies): the share of certificates announced within x seconds
+    of the fact that decided them."""
     plt = _pyplot()
-    ordered = sorted(latencies_s)
     fig, ax = plt.subplots(figsize=(8, 4))
-    if ordered:
-        shares = [(i + 1) / len(ordered) for i in range(len(ordered))]
-        ax.plot(ordered, shares, color="tab:blue")
-        ax.axhline(0.99, color="tab:red", ls=":", lw=1)
-        ax.axvline(1.0, color="tab:gray", ls=":", lw=1)
-    ax.set_xlabel("seconds from the deciding fact to its certificate event")
+    for label, latencies in runs:
+        ordered = sorted(latencies)
+        if ordered:
+            shares = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            ax.plot(ordered, shares, label=label)
+    ax.axhline(0.99, color="tab:red", ls=":", lw=1)
+    ax.axvline(1.0, color="tab:gray", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds from the deciding fact to its certificate event (log)")
     ax.set_ylabel("share of certificates")
     ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

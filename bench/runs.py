@@ -119,35 +119,59 @@ async def latency(
     plots: Path,
     figures: Figures,
 ) -> None:
-    """Certificates' latency with facts sent at half of C's rate."""
-    rate = max(1.0, c_rate / 2)
+    """Certificates' latency with facts sent at half of C's rate (the goal's figure), then at
+    `--latency-low-rate` (a steady stream this stack sustains: see docs/performance.md)."""
+    runs: list[tuple[float, LatencyRun]] = []
+    for label, rate, seed in (
+        ("half of C", max(1.0, c_rate / 2), 2),
+        ("low", args.latency_low_rate, 5),
+    ):
+        if rate <= 0:
+            continue
+        run = await _latency_at(kafka, mongo, run_id, args, rate, seed, log_dir, label)
+        if not run.latencies:
+            figures.add(f"latency ({label})", f"no certificate arrived ({run.sent:,} facts sent)")
+            continue
+        p50, p99 = percentile(run.latencies, 50), percentile(run.latencies, 99)
+        if label == "half of C":
+            figures.p99 = p99
+        figures.add(
+            f"latency at {rate:,.0f} facts/s ({label})",
+            f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms, max "
+            f"{max(run.latencies) * 1000:,.0f} ms ({len(run.latencies):,} certificates, "
+            f"{run.sent:,} facts over {run.seconds:.0f}s)",
+        )
+        runs.append((rate, run))
+    if runs:
+        plot_latency_cdf(
+            [(f"{rate:,.0f} facts/s", run.latencies) for rate, run in runs],
+            "fact to certificate, steady load",
+            plots / "bench-latency-cdf.png",
+        )
+
+
+async def _latency_at(
+    kafka: str,
+    mongo: str,
+    run_id: str,
+    args: argparse.Namespace,
+    rate: float,
+    seed: int,
+    log_dir: Path,
+    label: str,
+) -> LatencyRun:
     count = max(200, int(rate * args.latency_s))
-    say(f"latency: {count:,} facts at {rate:,.0f}/s (half of C) for ~{args.latency_s:.0f}s")
-    work = build_workload(count, seed=2)
-    env = bench_env(kafka, mongo, run_id, "lat")
+    say(f"latency ({label}): {count:,} facts at {rate:,.0f}/s for ~{args.latency_s:.0f}s")
+    work = build_workload(count, seed=seed)
+    env = bench_env(kafka, mongo, run_id, f"lat{seed}")
     await create_topics(kafka, env.prefix)
     await publish(kafka, env.prefix, work.rules)
-    service = ServiceProcess(env, log_dir, "latency").start()
+    service = ServiceProcess(env, log_dir, f"latency-{seed}").start()
     try:
         await service.wait_consuming(timeout_s=120)
-        run: LatencyRun = await steady_load(
-            kafka, env.prefix, env.topics.certificates, work.facts, rate
-        )
+        return await steady_load(kafka, env.prefix, env.topics.certificates, work.facts, rate)
     finally:
         service.kill()
-    if not run.latencies:
-        figures.add("latency", f"no certificate arrived ({run.sent:,} facts sent)")
-        return
-    p50, p99 = percentile(run.latencies, 50), percentile(run.latencies, 99)
-    figures.p99 = p99
-    figures.add(
-        "latency at half load",
-        f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms, max "
-        f"{max(run.latencies) * 1000:,.0f} ms ({len(run.latencies):,} certificates, "
-        f"{run.sent:,} facts at {rate:,.0f}/s over {run.seconds:.0f}s)",
-    )
-    title = f"fact to certificate at {rate:,.0f} facts/s ({len(run.latencies):,} certificates)"
-    plot_latency_cdf(run.latencies, title, plots / "bench-latency-cdf.png")
 
 
 async def large(

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         True, description="count in MongoDB, across API instances (false: per process)"
     )
     api_wait_max_s: float = Field(30.0, gt=0, le=30, description="largest ?wait= accepted")
+    api_idempotency_ttl_s: float = Field(
+        86_400.0, gt=0, description="how long an Idempotency-Key's first answer is kept"
+    )
 
     # Operating (contract 10, issue 14): probes and traces.
     liveness_timeout_s: float = Field(

@@ -16,6 +16,7 @@ __all__ = [
     "CheckpointStore",
     "CountStore",
     "DocumentStore",
+    "IdempotencyStore",
     "MaintenanceStore",
     "OutboxStore",
     "RateLimitStore",
@@ -110,6 +111,18 @@ class RateLimitStore(Protocol):
 
     async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
         """Keep the state until `expire_at` (epoch seconds)."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """What the HTTP API answered a command with, by `Idempotency-Key`, for a while."""
+
+    async def claim(
+        self, key: str, request: str, events: list[dict[str, Any]], expire_at: float
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Keep `events` as the answer to the command named `key` (`request`: a digest of the
+        command), unless one is kept already; returns what is kept, either way. Kept until
+        `expire_at` (epoch seconds)."""
         ...
 
 
@@ -257,3 +270,4 @@ class Stores:
     locks: RosterLocks
     reads: ReadStore
     rate_limits: RateLimitStore
+    idempotency: IdempotencyStore

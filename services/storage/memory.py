@@ -18,6 +18,7 @@ from services.ports import Stores
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
 from services.storage.memory_admin import (
     InMemoryCheckpoints,
+    InMemoryIdempotency,
     InMemoryMaintenance,
     InMemoryRateLimits,
     InMemoryReads,
@@ -130,6 +131,7 @@ class InMemoryStore:
         self.locks = InMemoryLocks()
         self.reads = InMemoryReads(colls)
         self.rate_limits = InMemoryRateLimits()
+        self.idempotency = InMemoryIdempotency()
 
     def stores(self) -> Stores:
         """The ports the orchestration uses."""
@@ -143,4 +145,5 @@ class InMemoryStore:
             self.locks,
             self.reads,
             self.rate_limits,
+            self.idempotency,
         )

@@ -14,7 +14,13 @@ from schemas.documents import BatchDoc, EnrolmentDoc
 from services.storage.memory_parts import Collections
 from services.storage.revisions import next_rev
 
-__all__ = ["InMemoryCheckpoints", "InMemoryMaintenance", "InMemoryRateLimits", "InMemoryReads"]
+__all__ = [
+    "InMemoryCheckpoints",
+    "InMemoryIdempotency",
+    "InMemoryMaintenance",
+    "InMemoryRateLimits",
+    "InMemoryReads",
+]
 
 Raw = dict[str, Any]
 
@@ -70,6 +76,22 @@ class InMemoryRateLimits:
             now = time.time()
             self._states = {c: v for c, v in self._states.items() if v[1] >= now}
         self._states[caller] = (dict(state), expire_at)
+
+
+class InMemoryIdempotency:
+    """The `IdempotencyStore` port in memory (per process)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[str, list[dict[str, Any]], float]] = {}
+
+    async def claim(
+        self, key: str, request: str, events: list[dict[str, Any]], expire_at: float
+    ) -> tuple[str, list[dict[str, Any]]]:
+        kept = self._kept.get(key)
+        if kept is None or kept[2] < time.time():
+            self._kept[key] = (request, copy.deepcopy(events), expire_at)
+            return request, events
+        return kept[0], copy.deepcopy(kept[1])
 
 
 class InMemoryCheckpoints:

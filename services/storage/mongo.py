@@ -22,6 +22,7 @@ from services.storage.doc_cache import DocumentCache
 from services.storage.documents import MongoDocuments
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
+from services.storage.idempotency import MongoIdempotency
 from services.storage.locks import MongoRosterLocks
 from services.storage.lookup import DetectedLookup
 from services.storage.maintenance import MongoMaintenance
@@ -69,6 +70,7 @@ class MongoStore:
         self.locks = MongoRosterLocks(db, guarded)
         self.reads = MongoReads(db)
         self.rate_limits = MongoRateLimits(db)
+        self.idempotency = MongoIdempotency(db)
         self._db = db
 
     @classmethod
@@ -117,6 +119,7 @@ class MongoStore:
             self.locks,
             self.reads,
             self.rate_limits,
+            self.idempotency,
         )
 
     async def create_indexes(self) -> None:
@@ -135,6 +138,7 @@ class MongoStore:
             await self.documents.batches.create_index([("status", ASCENDING)])
             await enrolments.create_index([("userId", ASCENDING)])
         await self.rate_limits.create_indexes()
+        await self.idempotency.create_indexes()
         exact = await self._guarded.probe(self._db["service_meta"])
         log.info("store_ready", exact_write_answers=exact)
 

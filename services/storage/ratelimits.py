@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
 from services.storage.errors import mongo_errors
+from services.storage.expiring import Expiring
 
 __all__ = ["RATE_LIMITS", "MongoRateLimits"]
 
 Raw = dict[str, Any]
 RATE_LIMITS = "rate_limits"
-_NOT_IMPLEMENTED = 238
-_SWEEP_EVERY_S = 600.0
 
 
 class MongoRateLimits:
@@ -28,19 +24,12 @@ class MongoRateLimits:
 
     def __init__(self, db: AsyncDatabase[Raw]) -> None:
         self._coll = db[RATE_LIMITS]
-        self._ttl_index: bool | None = None
-        self._swept = 0.0
+        self._expiring = Expiring(self._coll)
 
     async def create_indexes(self) -> None:
         """The TTL index where the server has them."""
         async with mongo_errors():
-            try:
-                await self._coll.create_index([("expireAt", ASCENDING)], expireAfterSeconds=0)
-                self._ttl_index = True
-            except OperationFailure as exc:
-                if exc.code != _NOT_IMPLEMENTED:
-                    raise
-                self._ttl_index = False
+            await self._expiring.create_index()
 
     async def load(self, caller: str) -> dict[str, float] | None:
         async with mongo_errors():
@@ -53,6 +42,4 @@ class MongoRateLimits:
         body = {**state, "expireAt": datetime.fromtimestamp(expire_at, UTC)}
         async with mongo_errors():
             await self._coll.replace_one({"_id": caller}, body, upsert=True)
-            if self._ttl_index is False and time.time() - self._swept > _SWEEP_EVERY_S:
-                self._swept = time.time()
-                await self._coll.delete_many({"expireAt": {"$lt": datetime.now(UTC)}})
+            await self._expiring.sweep_if_due()

@@ -110,6 +110,23 @@ async def test_each_role_against_each_command(api: Api) -> None:
     assert_problem(anonymous, 401, "unauthenticated")
 
 
+async def test_only_an_admin_changes_who_created_a_batch(api: Api) -> None:
+    batch = fresh("owner")
+    await api.create(batch, headers=ROLES["creator"], mentors=["mentor-1"])
+    path = f"/v1/batches/{batch}?wait=20"
+    for role in ("creator", "mentor"):
+        taken = await api.client.patch(path, json={"createdBy": role}, headers=ROLES[role])
+        assert_problem(taken, 403, "forbidden")
+    same = await api.client.patch(path, json={"createdBy": "creator-1"}, headers=ROLES["mentor"])
+    assert same.status_code == 200, "naming the creator it has is no change"
+    mentors = await api.client.patch(
+        path, json={"mentors": ["mentor-1", "mentor-2"]}, headers=ROLES["mentor"]
+    )
+    assert mentors.status_code == 200 and mentors.json()["mentors"] == ["mentor-1", "mentor-2"]
+    handed = await api.client.patch(path, json={"createdBy": "creator-2"}, headers=ADMIN)
+    assert handed.status_code == 200 and handed.json()["createdBy"] == "creator-2"
+
+
 class _DownPublisher(BatchEventPublisher):
     """The SDK with its broker gone: every publish fails as Kafka trouble does."""
 

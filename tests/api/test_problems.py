@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ADMIN, AUDIENCE, SECRET, Api, auth, batch_body, fresh, token
+from schemas.types import parse_time
+from tests.api.conftest import ADMIN, AUDIENCE, NOW, SECRET, Api, auth, batch_body, fresh, token
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -266,18 +267,72 @@ async def test_the_same_idempotency_key_twice_is_one_event_and_one_effect(api: A
     path = f"/v1/batches/{batch_id}/enrolments?wait=20"
     headers = auth("learner-x") | {"Idempotency-Key": "enrol-once-42"}
     first = await api.client.post(path, json={"userId": "learner-x"}, headers=headers)
-    second = await api.client.post(path, json={"userId": "learner-x"}, headers=headers)
+    api.clock.advance(timedelta(minutes=1))  # a retry later: still the first attempt's event
+    try:
+        second = await api.client.post(path, json={"userId": "learner-x"}, headers=headers)
+    finally:
+        api.clock.set(NOW)
     assert (first.status_code, second.status_code) == (200, 200), second.text
     doc = (
         await api.client.get(f"/v1/batches/{batch_id}/enrolments/learner-x", headers=headers)
     ).json()
-    assert len(doc["facts"]["enrolments"]) == 1, "one effect"
+    [fact] = doc["facts"]["enrolments"]  # one effect
+    assert parse_time(fact["time"]) == NOW, "the retry was the first attempt's event, its time too"
+    body = batch_body(fresh("idem-b"))
     created = await api.client.post(
-        "/v1/batches", json=batch_body(fresh("idem-b")), headers=ADMIN | {"Idempotency-Key": "k1"}
+        "/v1/batches", json=body, headers=ADMIN | {"Idempotency-Key": "k1"}
     )
     again = await api.client.post(
-        "/v1/batches", json=batch_body(fresh("idem-b")), headers=ADMIN | {"Idempotency-Key": "k1"}
+        "/v1/batches", json=body, headers=ADMIN | {"Idempotency-Key": "k1"}
     )
     assert created.json()["id"] == again.json()["id"], "one event id for one key"
     without = await api.client.post("/v1/batches", json=batch_body(fresh("idem-c")), headers=ADMIN)
     assert without.json()["id"] != created.json()["id"]
+
+
+async def test_an_idempotency_key_used_for_another_request_is_refused_and_nothing_sent(
+    api: Api,
+) -> None:
+    key = {"Idempotency-Key": fresh("reused")}
+    first = await api.client.post("/v1/batches", json=batch_body(fresh("a")), headers=ADMIN | key)
+    assert first.status_code == 202, first.text
+    other = fresh("b")
+    reused = await api.client.post(
+        "/v1/batches?wait=5", json=batch_body(other), headers=ADMIN | key
+    )
+    assert_problem(reused, 422, "idempotency-key-reused")
+    assert (await api.client.get(f"/v1/batches/{other}", headers=ADMIN)).status_code == 404
+
+
+async def test_progress_repeated_with_its_key_is_folded_once(api: Api) -> None:
+    batch_id = fresh("idem-p")
+    await api.course()
+    await api.create(batch_id)
+    learner = auth("learner-p")
+    enrolled = await api.client.post(
+        f"/v1/batches/{batch_id}/enrolments?wait=20", json={"userId": "learner-p"}, headers=learner
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    report = {
+        "events": [
+            {
+                "type": "content.progress",
+                "batchId": batch_id,
+                "userId": "learner-p",
+                "contentId": "a",
+                "progress": 40,
+            },
+        ]
+    }
+    headers = learner | {"Idempotency-Key": "progress-1"}
+    first = await api.client.post("/v1/progress?wait=20", json=report, headers=headers)
+    api.clock.advance(timedelta(days=1))  # the same report, retried a day later
+    try:
+        second = await api.client.post("/v1/progress?wait=20", json=report, headers=headers)
+    finally:
+        api.clock.set(NOW)
+    assert (first.status_code, second.status_code) == (200, 200), second.text
+    assert first.json()["ids"] == second.json()["ids"]
+    [doc] = second.json()["documents"]
+    [content] = doc["facts"]["contents"]
+    assert [parse_time(t) for t in content["progress"]] == [NOW], "one fact, of the first day"

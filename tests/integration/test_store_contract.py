@@ -5,6 +5,7 @@ checkpoints and maintenance."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -153,6 +154,17 @@ async def test_encoded_documents_load_once_and_read_back_as_saved(stores: Stores
         assert stored.rev is not None
         assert stored.model_copy(update={"rev": None}) == doc
     assert await stores.outbox.pending(10) == [], "no outbox: nothing to relay"
+
+
+async def test_an_idempotency_key_keeps_its_first_answer(stores: Stores) -> None:
+    later = time.time() + 3600
+    first = [{"id": "e1", "time": "2026-01-01T00:00:00Z", "data": {"userId": "ada $.é"}}]
+    assert await stores.idempotency.claim("k.$1", "digest-a", first, later) == ("digest-a", first)
+    retry = [{"id": "e1", "time": "2026-01-01T00:05:00Z", "data": {"userId": "ada $.é"}}]
+    assert await stores.idempotency.claim("k.$1", "digest-a", retry, later) == ("digest-a", first)
+    other = await stores.idempotency.claim("k.$1", "digest-b", [], later)
+    assert other == ("digest-a", first), "another request under the key: told, not kept"
+    assert await stores.idempotency.claim("k2", "digest-b", [], later) == ("digest-b", [])
 
 
 async def test_outbox_entries_are_pending_until_acknowledged(stores: Stores) -> None:
