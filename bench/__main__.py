@@ -43,7 +43,8 @@ async def main(args: argparse.Namespace) -> int:
     figures = Figures()
     when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     print(f"bench run {run_id}: {when}")
-    print(f"machine: {machine()}; {versions()}; {code()}")
+    measured = code()  # the code at the start (the tree may change while the bench runs)
+    print(f"machine: {machine()}; {versions()}; {measured}")
     print(f"kafka {kafka}, mongodb {mongo}; logs in {log_dir}", flush=True)
     print("(shared machine: every figure is noisy; run twice before trusting a difference)")
 
@@ -81,7 +82,7 @@ async def main(args: argparse.Namespace) -> int:
         "id": run_id,
         "when": when,
         "machine": machine(),
-        "code": code(),
+        "code": measured,
         "args": vars(args),
     }
     write_results(figures, out / "results.json", meta)

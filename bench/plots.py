@@ -44,6 +44,7 @@ def plot_c_rate(samples: Sequence[tuple[float, int]], title: str, path: Path) ->
     rate_ax.plot([t for t, _ in rates], [r for _, r in rates], color="tab:blue")
     rate_ax.set_xlabel("seconds since the group join")
     rate_ax.set_ylabel("records committed / s (10 s windows)", color="tab:blue")
+    rate_ax.set_ylim(bottom=0)
     total_ax = rate_ax.twinx()
     total_ax.plot([t for t, _ in samples], [n for _, n in samples], color="tab:gray", ls="--")
     total_ax.set_ylabel("records committed", color="tab:gray")
