@@ -7,6 +7,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.storage.errors import mongo_errors
+from services.storage.upsert import replace_by_id
 
 __all__ = ["MongoCheckpoints"]
 
@@ -21,7 +22,7 @@ class MongoCheckpoints:
 
     async def save(self, name: str, state: dict[str, Any]) -> None:
         async with mongo_errors():
-            await self._coll.replace_one({"_id": name}, state, upsert=True)
+            await replace_by_id(self._coll, name, state)
 
     async def load(self, name: str) -> dict[str, Any] | None:
         async with mongo_errors():

@@ -12,6 +12,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from services.storage.errors import is_revision_conflict, mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.revisions import next_rev, until_written
+from services.storage.upsert import replace_by_id
 
 __all__ = ["MongoMaintenance"]
 
@@ -95,9 +96,7 @@ class MongoMaintenance:
 
     async def set_schema_version(self, version: str) -> None:
         async with mongo_errors():
-            await self._db[_META].replace_one(
-                {"_id": "schema"}, {"_id": "schema", "version": version}, upsert=True
-            )
+            await replace_by_id(self._db[_META], "schema", {"version": version})
 
     async def all_batch_ids(self) -> list[str]:
         async with mongo_errors():

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.storage.errors import mongo_errors
 from services.storage.expiring import Expiring
+from services.storage.upsert import replace_by_id
 
 __all__ = ["RATE_LIMITS", "MongoRateLimits"]
 
@@ -41,5 +42,5 @@ class MongoRateLimits:
     async def save(self, caller: str, state: dict[str, float], expire_at: float) -> None:
         body = {**state, "expireAt": datetime.fromtimestamp(expire_at, UTC)}
         async with mongo_errors():
-            await self._coll.replace_one({"_id": caller}, body, upsert=True)
+            await replace_by_id(self._coll, caller, body)
             await self._expiring.sweep_if_due()

@@ -284,6 +284,18 @@ async def test_the_schema_version_is_remembered(stores: Stores) -> None:
     assert await stores.maintenance.all_batch_ids() == ["b"]
 
 
+async def test_instances_starting_at_once_all_record_the_schema_version_and_checkpoints(
+    stores: Stores,
+) -> None:
+    # Several instances upgrade a new database at the same moment: each upsert of the same new
+    # `_id` races the others to insert it, and none may fail for having lost (CI saw one
+    # instance die at start-up with a duplicate-key error).
+    await asyncio.gather(*(stores.maintenance.set_schema_version("1.1") for _ in range(8)))
+    assert await stores.maintenance.schema_version() == "1.1"
+    await asyncio.gather(*(stores.checkpoints.save("replay", {"n": n}) for n in range(8)))
+    assert (await stores.checkpoints.load("replay") or {}).get("n") in range(8)
+
+
 async def test_batches_and_a_learners_enrolments_are_listed_in_id_pages(stores: Stores) -> None:
     for name, course, status in [("b1", "c", "ongoing"), ("b2", "c", None), ("b3", "d", "ongoing")]:
         await stores.documents.save_batch(
