@@ -16,7 +16,7 @@ from schemas.events import CoursePublished
 from schemas.outbound import TRACEPARENT
 from services.clock import SystemClock
 from services.convergence import BATCH_EVENTS, PollFold
-from services.domain import auto_cancellation, batch_status
+from services.domain import auto_cancel_due, auto_cancellation, batch_status
 from services.observing import QUIET
 from services.ports import Clock, DeadLetter, EventPublisher, Observer, Received, Stores
 
@@ -133,6 +133,8 @@ class Pipeline:
                     )
         report = Report()
         for batch in await self._stores.documents.batches_to_auto_cancel():
+            if not auto_cancel_due(batch, now, self._grace_s):
+                continue  # its roster is read only once the deadline and its grace passed
             roster = await self._stores.documents.enrolments_of_batch(batch.batchId)
             event = auto_cancellation(batch, (d.request for d in roster), now, self._grace_s)
             if event is not None and not self._published_lately(event.id):

@@ -4,7 +4,12 @@
 from services.domain.derive import ANY_SEAT, Derived, Rules, derive, rules_of
 from services.domain.eligibility import latch_certificates, latched_announcements, meets
 from services.domain.facts import add_fact
-from services.domain.lifecycle import auto_cancellation, batch_status, cancellation_deadline
+from services.domain.lifecycle import (
+    auto_cancel_due,
+    auto_cancellation,
+    batch_status,
+    cancellation_deadline,
+)
 from services.domain.roster import add_facts, needs_whole_roster, settle
 from services.domain.rules import (
     BatchChange,
@@ -35,6 +40,7 @@ __all__ = [
     "apply_batch_events",
     "apply_course_event",
     "assign_seats",
+    "auto_cancel_due",
     "auto_cancellation",
     "batch_status",
     "cancellation_deadline",

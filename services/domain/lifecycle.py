@@ -11,7 +11,13 @@ from schemas.events import BatchCancelled, event_adapter
 from schemas.outbound import auto_cancel_event_id
 from schemas.types import day_end, day_start, format_time
 
-__all__ = ["AUTO_CANCEL_REASON", "auto_cancellation", "batch_status", "cancellation_deadline"]
+__all__ = [
+    "AUTO_CANCEL_REASON",
+    "auto_cancel_due",
+    "auto_cancellation",
+    "batch_status",
+    "cancellation_deadline",
+]
 
 AUTO_CANCEL_REASON = "minimum-capacity-not-met"
 
@@ -33,7 +39,19 @@ def cancellation_deadline(batch: BatchDoc) -> datetime | None:
     cancelled when `minimumCapacity` is not met; None otherwise."""
     if not batch.cancelBatchWhenMinimumCapacityIsNotMet or batch.minimumCapacity is None:
         return None
-    return day_start(batch.startDate) + timedelta(days=batch.waitingTimeForCancellation)
+    try:
+        return day_start(batch.startDate) + timedelta(days=batch.waitingTimeForCancellation)
+    except OverflowError:  # after 9999-12-31: a deadline no clock reaches
+        return None
+
+
+def auto_cancel_due(batch: BatchDoc, now: datetime, grace_s: float) -> bool:
+    """Whether a batch not cancelled yet has a deadline that `now` passed by more than the
+    grace for late facts: only then do its learners' requests need counting."""
+    deadline = cancellation_deadline(batch)
+    return (
+        not batch.cancelled and deadline is not None and now - timedelta(seconds=grace_s) > deadline
+    )
 
 
 def auto_cancellation(
@@ -46,7 +64,7 @@ def auto_cancellation(
     for late facts, if fewer than `minimumCapacity` learners held a seat by the deadline
     (requests opened no later than it, at most `maximumCapacity` of them); else None."""
     deadline = cancellation_deadline(batch)
-    if batch.cancelled or deadline is None or now <= deadline + timedelta(seconds=grace_s):
+    if deadline is None or not auto_cancel_due(batch, now, grace_s):
         return None
     by_deadline = sum(1 for r in requests if r is not None and r.time <= deadline)
     seated = (

@@ -357,6 +357,17 @@ def test_a_batch_updated_before_its_deadline_is_judged_by_its_new_capacities() -
     assert auto_cancellation(moved, requests, later, 0) is None, "its deadline is not past"
 
 
+def test_a_deadline_past_the_last_representable_day_never_comes() -> None:
+    # A valid batch starting on 9999-12-31 with a day of waiting: its deadline is beyond the
+    # calendar, so there is none (computing it must not stop the service's clock work).
+    last = _min3(startDate="9999-12-31", endDate=None, waitingTimeForCancellation=1)
+    assert cancellation_deadline(last) is None
+    assert auto_cancellation(last, [], datetime(9999, 12, 31, 23, tzinfo=UTC), 300) is None
+    assert batch_status(last, datetime(9999, 12, 31, 23, tzinfo=UTC)) == "ongoing"
+    same_day = _min3(startDate="9999-12-31", endDate="9999-12-31")
+    assert auto_cancellation(same_day, [], datetime(9999, 12, 31, 1, tzinfo=UTC), 300) is not None
+
+
 def test_a_batch_already_cancelled_is_not_cancelled_again() -> None:
     assert auto_cancellation(_min3(cancelled=True), [], datetime(2027, 1, 1, tzinfo=UTC), 0) is None
 
