@@ -114,7 +114,7 @@ def check_wait(deps: ApiDeps, wait: float | None) -> float:
     """Seconds to wait for the fold (0: answer at once); 400 beyond the maximum."""
     if wait is None:
         return 0.0
-    if wait < 0 or wait > deps.settings.api_wait_max_s:
+    if not 0 <= wait <= deps.settings.api_wait_max_s:  # NaN too: it compares false
         top = deps.settings.api_wait_max_s
         raise Problem(
             400,

@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "install_problem_handlers",
     "problem_response",
+    "unavailable_problem",
 ]
 
 log = structlog.get_logger("batch_service.api")
@@ -83,6 +84,22 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     )
 
 
+def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
+    """The 503 for a dependency that cannot be reached (logged), saying whether the command
+    may still take effect."""
+    which = "MongoDB" if isinstance(exc, StoreUnavailable) else "Kafka"
+    log.warning("dependency_unavailable", dependency=which, error=str(exc)[:300])
+    if which == "Kafka":
+        # A send Kafka did not acknowledge in time may still be delivered when it returns.
+        detail = (
+            "Kafka did not acknowledge the event in time; it may still take effect. Repeat "
+            "the call with the same Idempotency-Key: the same event, folded once"
+        )
+    else:
+        detail = "MongoDB cannot be reached; nothing was changed, try again"
+    return Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error the app can meet becomes a problem answer."""
 
@@ -114,19 +131,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, Problem(exc.status_code, code, detail))
 
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        which = "MongoDB" if isinstance(exc, StoreUnavailable) else "Kafka"
-        log.warning("dependency_unavailable", dependency=which, error=str(exc)[:300])
-        if which == "Kafka":
-            # A send Kafka did not acknowledge in time may still be delivered when it returns.
-            detail = (
-                "Kafka did not acknowledge the event in time; it may still take effect. Repeat "
-                "the call with the same Idempotency-Key: the same event, folded once"
-            )
-        else:
-            detail = "MongoDB cannot be reached; nothing was changed, try again"
-        return problem_response(
-            request, Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
-        )
+        assert isinstance(exc, (StoreUnavailable, KafkaUnavailable))
+        return problem_response(request, unavailable_problem(exc))
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid_request)

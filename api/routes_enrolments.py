@@ -59,15 +59,16 @@ async def _answer(deps: ApiDeps, event: LearnerEvent, wait: float) -> Response:
 def _check_enrol(
     batch: BatchDoc, doc: EnrolmentDoc | None, caller_id: str, user_id: str, now: object
 ) -> None:
+    # Sunbird's order (a client that breaks several rules hears of the same one first).
     if batch.cancelled:
         raise Problem(422, "batch-cancelled", "the batch is cancelled")
-    if doc is not None and doc.enrolmentStatus in ("enrolled", "waitlisted"):
-        raise Problem(409, "already-enrolled", f"{user_id!r} is {doc.enrolmentStatus} already")
+    if batch.enrollmentType == "invite-only" and caller_id == user_id:
+        raise Problem(422, "invite-only", "the batch is invite-only: a mentor enrols learners")
     deadline = batch.enrollmentEndDate or batch.endDate
     if deadline is not None and now >= day_end(deadline):  # type: ignore[operator]
         raise Problem(422, "enrolment-closed", f"enrolment closed after {deadline}")
-    if batch.enrollmentType == "invite-only" and caller_id == user_id:
-        raise Problem(422, "invite-only", "the batch is invite-only: a mentor enrols learners")
+    if doc is not None and doc.enrolmentStatus in ("enrolled", "waitlisted"):
+        raise Problem(409, "already-enrolled", f"{user_id!r} is {doc.enrolmentStatus} already")
 
 
 @router.post(

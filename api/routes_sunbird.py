@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -20,15 +20,18 @@ from api import routes_enrolments as enrolments
 from api.access import may_manage, require
 from api.auth import Caller
 from api.deps import ApiDeps, deps_of
-from api.problems import Problem
+from api.problems import INTERNAL_ERROR, Problem, unavailable_problem
 from api.requests import BatchCreateRequest, BatchPatchRequest, EnrolRequest, ProgressRequest
 from api.routes_progress import report_progress
 from api.sunbird import sunbird_error, sunbird_ok
 from api.sunbird_views import batch_of, content_states, course_of, progress_events
 from producers.validation import InvalidEvent
 from services.domain import batch_status
+from services.errors import KafkaUnavailable, StoreUnavailable
 
 __all__ = ["router"]
+
+log = structlog.get_logger("batch_service.api")
 
 router = APIRouter(tags=["sunbird"], include_in_schema=True)
 _EXTRA = {"x-sunbird": True}
@@ -56,6 +59,11 @@ async def _handle(api_id: str, request: Request, work: Work, body: bool = True) 
         return sunbird_error(
             api_id, request, Problem(400, "invalid-request", "invalid request", errors)
         )
+    except (StoreUnavailable, KafkaUnavailable) as exc:
+        return sunbird_error(api_id, request, unavailable_problem(exc))
+    except Exception as exc:  # logged whole, answered in the envelope without internals
+        log.error("request_failed", exc_info=exc)
+        return sunbird_error(api_id, request, INTERNAL_ERROR)
 
 
 async def _payload(request: Request) -> dict[str, Any]:
@@ -158,7 +166,11 @@ async def _enrol_or_leave(
             [{"field": "batchId", "message": "Field required"}],
         )
     batch = await batches.load_batch(deps, batch_id)
-    if batch.cancelled or batch_status(batch, deps.clock.now()) == "completed":
+    if batch.cancelled:
+        raise Problem(422, "batch-cancelled", "the batch is cancelled")
+    # Sunbird checks the enrolment type before whether the batch is over.
+    self_invited = batch.enrollmentType == "invite-only" and caller.user_id == user_id
+    if not (enrol and self_invited) and batch_status(batch, deps.clock.now()) == "completed":
         raise Problem(422, "batch-over", "the batch is over")
     if enrol:
         await enrolments.enrol(batch_id, EnrolRequest(userId=user_id), caller, deps, None, None)
@@ -190,7 +202,7 @@ async def courses(userId: str, request: Request) -> JSONResponse:
     async def work(caller: Caller, deps: ApiDeps, _: dict[str, Any]) -> dict[str, Any]:
         page = await enrolments.users_batches(userId, caller, deps, None, 100)
         found = await deps.stores.documents.get_batches({e.batchId for e in page.items})
-        now = datetime.now(UTC)
+        now = deps.clock.now()
         return {"courses": [course_of(e, found.get(e.batchId), now) for e in page.items]}
 
     return await _handle("api.user.courses.list", request, work, body=False)

@@ -163,6 +163,11 @@ async def test_503_when_mongodb_cannot_be_reached_and_the_api_keeps_answering(
         response = await unreachable_mongo.get("/v1/batches/b1", headers=ADMIN)
         body = assert_problem(response, 503, "unavailable")
         assert "MongoDB" in body["detail"] and response.headers["Retry-After"]
+    # A Sunbird client gets the same answer in its own envelope.
+    sunbird = await unreachable_mongo.get("/v1/course/batch/read/b1", headers=ADMIN)
+    assert sunbird.status_code == 503 and sunbird.headers["Retry-After"]
+    assert sunbird.json()["params"]["err"] == "SERVICE_UNAVAILABLE"
+    assert sunbird.json()["responseCode"] == "SERVER_ERROR"
 
 
 async def test_503_when_kafka_cannot_be_reached_and_nothing_is_half_done() -> None:
@@ -206,6 +211,10 @@ async def test_500_never_shows_internals() -> None:
     transport = httpx.ASGITransport(app=create_app(deps), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
         response = await client.get("/v1/batches/b1", headers=ADMIN)
+        sunbird = await client.get("/v1/course/batch/read/b1", headers=ADMIN)
     body = assert_problem(response, 500, "internal-error")
     assert "secret" not in response.text and "passwd" not in response.text
     assert body["detail"].startswith("the service failed")
+    assert sunbird.status_code == 500, "in Sunbird's envelope too"
+    assert sunbird.json()["params"]["err"] == "SERVER_ERROR"
+    assert "secret" not in sunbird.text and "passwd" not in sunbird.text
