@@ -182,9 +182,11 @@ def plot(series: list[dict[str, Any]], marks: list[tuple[float, str]], docs: Pat
     for name, (label, values) in figures.items():
         fig, ax = plt.subplots(figsize=(8, 3))
         ax.plot(t, values, linewidth=1.5)
-        for at, text in marks:
+        for i, (at, text) in enumerate(marks):  # labels at stepped heights: marks come close
             ax.axvline(at, color="grey", linestyle="--", linewidth=0.8)
-            ax.text(at, ax.get_ylim()[1] * 0.95, f" {text}", fontsize=8, va="top")
+            ax.text(
+                at, ax.get_ylim()[1] * (0.95 - 0.12 * (i % 2)), f" {text}", fontsize=8, va="top"
+            )
         ax.set_xlabel("seconds since the service started")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

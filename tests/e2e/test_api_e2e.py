@@ -4,7 +4,10 @@ The same commands as the README's API section."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +16,8 @@ from typing import Any
 import pytest
 
 from testkit.harness import Env, ServiceProcess, http_address, publish
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def curl(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -101,5 +106,55 @@ async def test_make_run_then_curl_a_batch_learners_progress_and_a_certificate(
         assert [e["userId"] for e in roster["items"]] == ["ada", "alan"]
         status, missing = curl("GET", f"{base}/v1/batches/nope")
         assert status == 404 and missing["code"] == "unknown-batch"
+    finally:
+        assert service.terminate() == 0, service.log()[-3000:]
+
+
+def readme_api_block() -> str:
+    """The first `sh` block of the README's "The HTTP API" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The HTTP API") :]
+    found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert found, "the README's API section has no sh block"
+    return found.group(1)
+
+
+async def test_the_readmes_api_commands_run_as_written(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str, tmp_path: Path
+) -> None:
+    # The README's block, run by bash against a running service (only its address changes):
+    # every command succeeds today and on any later day, and the learner it enrols ends certified.
+    if shutil.which("curl") is None:
+        pytest.fail("curl is needed for this test (Debian: apt-get install curl)")
+    env = Env(
+        kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name, BATCH_SERVICE_API_AUTH="disabled"
+    )
+    service = ServiceProcess(env, tmp_path, "run").start()
+    try:
+        await service.wait_consuming()
+        base = http_address(service)
+        script = readme_api_block().replace("http://127.0.0.1:8080", base)
+        script = re.sub(r"curl -s ", "curl -sf ", script)  # an HTTP error fails the command
+        shell_env = os.environ | {
+            "BATCH_SERVICE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "BATCH_SERVICE_TOPIC_PREFIX": topic_prefix,
+        }
+        done = await asyncio.to_thread(
+            subprocess.run,
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ROOT,
+            env=shell_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        for _ in range(100):  # the README's `?wait=10` may answer 202 on a slow machine
+            status, ada = curl("GET", f"{base}/v1/batches/autumn/enrolments/ada")
+            if status == 200 and ada["certificates"]:
+                break
+            await asyncio.sleep(0.2)
+        assert status == 200 and ada["enrolmentStatus"] == "enrolled", ada
+        assert [c["templateId"] for c in ada["certificates"]] == ["completion"], ada
     finally:
         assert service.terminate() == 0, service.log()[-3000:]
