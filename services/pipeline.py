@@ -135,8 +135,8 @@ class Pipeline:
         for batch in await self._stores.documents.batches_to_auto_cancel():
             if not auto_cancel_due(batch, now, self._grace_s):
                 continue  # its roster is read only once the deadline and its grace passed
-            roster = await self._stores.documents.enrolments_of_batch(batch.batchId)
-            event = auto_cancellation(batch, (d.request for d in roster), now, self._grace_s)
+            requests = await self._stores.documents.open_requests(batch.batchId)
+            event = auto_cancellation(batch, requests, now, self._grace_s)
             if event is not None and not self._published_lately(event.id):
                 await self._publisher.publish_fact(event)
                 report.facts_published.append(event.id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, EnrolmentRequest
 
 __all__ = [
     "CheckpointStore",
@@ -80,6 +80,10 @@ class DocumentStore(Protocol):
 
     async def batches_to_auto_cancel(self) -> list[BatchDoc]:
         """Batches not cancelled that ask to be when their minimum capacity is not met."""
+        ...
+
+    async def open_requests(self, batch_id: str) -> list[EnrolmentRequest]:
+        """The open requests for a seat (contract 7) of the batch's learners, alone."""
         ...
 
 

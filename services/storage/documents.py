@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc
 from services.domain.counts import COUNT_FIELDS
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION, MongoBatchEventLog
+from services.storage.batch_queries import MongoBatchQueries
 from services.storage.doc_cache import DocumentCache
 from services.storage.encoding import stored_enrolment
 from services.storage.errors import mongo_errors
@@ -28,7 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 _SAMPLE = 100  # documents read before guessing, when the cache has no history yet
 
 
-class MongoDocuments(MongoBatchEventLog):
+class MongoDocuments(MongoBatchEventLog, MongoBatchQueries):
     """The `DocumentStore` port on MongoDB (or FerretDB)."""
 
     def __init__(
@@ -104,11 +105,6 @@ class MongoDocuments(MongoBatchEventLog):
         since = doc.outboxSince if left else None
         return doc.model_copy(update={"outbox": left, "outboxSince": since})
 
-    async def batch_ids_of_course(self, course_id: str) -> list[str]:
-        async with mongo_errors():
-            cursor = self.batches.find({"courseId": course_id}, {"_id": 1})
-            return [raw["_id"] async for raw in cursor]
-
     async def save_course(self, doc: CourseDoc) -> bool:
         return await self._save_one(self.courses, doc.courseId, doc)
 
@@ -151,18 +147,6 @@ class MongoDocuments(MongoBatchEventLog):
                 self.published.removed(doc.key, self.published.of(doc.key) - kept)
                 self.published.wrote(doc.key, rev, kept)
         return lost
-
-    async def batches_with_status(self, status: str | None) -> list[BatchDoc]:
-        # Equality on `status` (indexed; a null also matches documents without the field).
-        async with mongo_errors():
-            return [
-                BatchDoc.model_validate(raw) async for raw in self.batches.find({"status": status})
-            ]
-
-    async def batches_to_auto_cancel(self) -> list[BatchDoc]:
-        query = {"cancelBatchWhenMinimumCapacityIsNotMet": True, "cancelled": False}
-        async with mongo_errors():
-            return [BatchDoc.model_validate(raw) async for raw in self.batches.find(query)]
 
     async def _find(
         self, coll: AsyncCollection[Raw], model: type[M], ids: Iterable[str]

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, batch_event_key
+from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, EnrolmentRequest, batch_event_key
 from services.domain.counts import COUNT_FIELDS
 from services.ports import Stores
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
@@ -81,6 +81,14 @@ class InMemoryDocuments:
             BatchDoc.model_validate(r)
             for r in found
             if r.get("cancelBatchWhenMinimumCapacityIsNotMet") is True and not r.get("cancelled")
+        ]
+
+    async def open_requests(self, batch_id: str) -> list[EnrolmentRequest]:
+        found = self._colls["enrolments"].values()
+        return [
+            EnrolmentRequest.model_validate(r["request"])
+            for r in found
+            if r["batchId"] == batch_id and r.get("request") is not None
         ]
 
     async def applied_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:

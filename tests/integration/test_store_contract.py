@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.documents import BatchDoc, Certificate, EnrolmentDoc
+from schemas.documents import BatchDoc, Certificate, EnrolmentDoc, EnrolmentRequest
 from schemas.outbound import CertificateEligible, CertificateEligibleData
 from schemas.types import parse_time
 from services.ports import Stores
@@ -273,6 +273,24 @@ async def test_batches_are_found_by_status_and_by_automatic_cancellation(stores:
     assert [b.batchId for b in await docs.batches_with_status("ongoing")] == ["on"]
     assert {b.batchId for b in await docs.batches_with_status(None)} == {"new", "watched", "gone"}
     assert [b.batchId for b in await docs.batches_to_auto_cancel()] == ["watched"]
+
+
+async def test_a_batchs_open_requests_are_read_alone(stores: Stores) -> None:
+    opened = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    waiting, left, elsewhere = _docs(3)
+    await stores.documents.save_enrolments(
+        [
+            waiting.model_copy(update={"request": EnrolmentRequest(time=opened, eventId="e.$1")}),
+            left,  # no request: never enrolled, or left
+            elsewhere.model_copy(
+                update={"batchId": "other", "request": EnrolmentRequest(time=opened, eventId="x")}
+            ),
+        ]
+    )
+    assert await stores.documents.open_requests("b.$1") == [
+        EnrolmentRequest(time=opened, eventId="e.$1")
+    ]
+    assert await stores.documents.open_requests("nothing") == []
 
 
 async def test_the_schema_version_is_remembered(stores: Stores) -> None:
