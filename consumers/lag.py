@@ -30,6 +30,9 @@ class LagGauge:
         self._health = health
         self._committed: dict[TopicPartition, int] = {}
         self._unknown: set[TopicPartition] = set()
+        # Also at every scrape: a poll in hand (a slow one, or one waiting out a Kafka outage)
+        # would otherwise freeze the gauge at its value from before the poll.
+        metrics.before_render(self._set_known)
 
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         self._health.assigned = True
@@ -50,6 +53,11 @@ class LagGauge:
         """Set the gauge of every held partition whose high-water mark is known."""
         if self._unknown:
             await self._ask_committed()
+        self._set_known()
+
+    def _set_known(self) -> None:
+        """The gauges from the high-water marks of the last fetches (the fetcher goes on while
+        a poll is handled) and the offsets committed; asks nothing."""
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             committed = self._committed.get(tp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from prometheus_client import (
@@ -44,6 +44,7 @@ class Metrics:
     process); the process' CPU, memory, start time and file descriptors included."""
 
     def __init__(self) -> None:
+        self._before_render: list[Callable[[], None]] = []
         self.registry = r = CollectorRegistry()
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
@@ -120,8 +121,15 @@ class Metrics:
             registry=r,
         )
 
+    def before_render(self, refresh: Callable[[], None]) -> None:
+        """Call `refresh` (no I/O) at every scrape, before the exposition is written: for a
+        gauge whose inputs change while its owner is busy elsewhere."""
+        self._before_render.append(refresh)
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
+        for refresh in self._before_render:
+            refresh()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def dead_lettered(self, letters: Sequence[DeadLetter]) -> None:

@@ -114,14 +114,16 @@ async def test_metrics_of_an_end_to_end_run(
             samples = await scrape(base)
             lags = series(samples, "batch_service_consumer_lag_records")
             done = value(samples, "batch_service_certificates_published_total") == 3
-            if lags and all(v == 0 for v in lags.values()) and done:
+            # Published entries leave the outbox at the first quiet poll after the last commit.
+            emptied = value(samples, "batch_service_outbox_pending_documents") == 0
+            if lags and all(v == 0 for v in lags.values()) and done and emptied:
                 return samples
             last.update(samples)
             return None
 
         last: dict[object, float] = {}
         try:
-            samples = await eventually(settled, 60, "lag 0 and three certificates counted")
+            samples = await eventually(settled, 60, "lag 0, three certificates, outbox empty")
         except AssertionError:
             print({k: v for k, v in last.items() if k[0].startswith("batch_service")})
             raise

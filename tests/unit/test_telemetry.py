@@ -127,3 +127,29 @@ async def test_a_certificate_carries_the_trace_of_the_fact_that_completed_the_le
     assert publisher.traces[certificate] == TRACE, "the latest in business time decided"
     untraced = [s.id for s in publisher.statuses if s.id not in publisher.traces]
     assert not untraced, "the status it decided carries the same context"
+
+
+def test_the_lag_gauge_follows_the_high_water_mark_at_every_scrape() -> None:
+    # A poll in hand (a slow one, or one waiting for Kafka to come back) must not freeze the
+    # lag at its value from before the poll: a scrape reads the fetcher's latest mark.
+    from aiokafka import TopicPartition
+
+    from consumers.lag import LagGauge
+
+    tp = TopicPartition("lms.progress.v1", 0)
+
+    class Fetched:
+        mark = 100
+
+        def assignment(self) -> set[TopicPartition]:
+            return {tp}
+
+        def highwater(self, _: TopicPartition) -> int:
+            return self.mark
+
+    consumer, metrics = Fetched(), Metrics()
+    gauge = LagGauge(consumer, metrics, Health(liveness_timeout_s=60))  # type: ignore[arg-type]
+    gauge.committed({tp: 40})
+    assert 'partition="0",topic="lms.progress.v1"} 60.0' in metrics.render()[0].decode()
+    consumer.mark = 28_000  # a burst arrived while the loop was busy
+    assert 'partition="0",topic="lms.progress.v1"} 27960.0' in metrics.render()[0].decode()
