@@ -54,7 +54,8 @@ class MongoOutbox:
             cursor = self._enrolments.find({"hasOutbox": True}, projection).limit(STATS_SCAN)
             raws = [raw async for raw in cursor]
         waiting = [raw for raw in raws if self._unpublished_in(raw)]
-        return count - (len(raws) - len(waiting)), oldest_entry(waiting)
+        # The fold may add documents between the count and the scan: never fewer than seen.
+        return max(len(waiting), count - (len(raws) - len(waiting))), oldest_entry(waiting)
 
     def _unpublished_in(self, raw: Raw) -> bool:
         published = self._published.of(raw["_id"])

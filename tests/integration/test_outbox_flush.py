@@ -78,3 +78,26 @@ async def test_a_flush_after_another_writer_changed_the_document_keeps_its_new_e
     assert stored.outboxSince == SINCE
     [pending] = await theirs.outbox.pending(10)
     assert [e.id for e in pending.outbox] == ["e2"]
+
+
+async def test_the_pending_gauge_never_goes_below_what_it_saw(
+    two_writers: tuple[Stores, Stores], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fold adds documents between the gauge's count and its scan: published ones seen by
+    # the scan only must not be subtracted from a count that never held them (an operating
+    # run showed -362 pending).
+    mine, _ = two_writers
+    docs = [
+        EnrolmentDoc(batchId="b", userId=f"u{i}", outbox=[_event(f"e{i}")], outboxSince=SINCE)
+        for i in range(3)
+    ]
+    assert await mine.documents.save_enrolments(docs) == set()
+    await mine.outbox.acknowledge({d.key: {f"e{i}"} for i, d in enumerate(docs[:2])})
+    outbox = mine.outbox
+    enrolments = outbox._enrolments  # type: ignore[attr-defined]
+
+    async def counted_before_the_fold_wrote(*_: object, **__: object) -> int:
+        return 0
+
+    monkeypatch.setattr(enrolments, "count_documents", counted_before_the_fold_wrote)
+    assert await outbox.stats() == (1, SINCE), "u2's entry waits, seen by the scan"
