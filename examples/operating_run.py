@@ -1,10 +1,10 @@
 """`make operating-plots`: a real run of the service, watched the way an operator watches it.
 
 Starts `batch-service run` on the local stack, publishes a seeded stream in two bursts, kills
-the broker (SIGKILL) once the service has fetched the second (the outbox fills: documents are saved, their
-announcements cannot be published), starts it again, and scrapes `/metrics` every second
-throughout. Writes the series to `build/operating/series.json` and three PNG plots to `docs/`
-(consumer lag, fold rate, outbox age), the ones docs/operating.md shows.
+the broker (SIGKILL) once the service has fetched the second (the outbox fills: documents are
+saved, their announcements cannot be published), starts it again, and scrapes `/metrics`
+every second throughout. Writes the series to `build/operating/series.json` and three PNG
+plots to `docs/` (consumer lag, fold rate, outbox age), the ones docs/operating.md shows.
 """
 
 from __future__ import annotations
