@@ -49,12 +49,16 @@ class MongoOutbox:
         """Documents holding entries not known published, and the oldest of those: an entry
         this process published and has not removed yet (`outbox_ack_delay_s`) is not pending."""
         async with mongo_errors():
-            count = await self._enrolments.count_documents({"hasOutbox": True})
             projection = {"outbox": 1, "outboxSince": 1}
             cursor = self._enrolments.find({"hasOutbox": True}, projection).limit(STATS_SCAN)
             raws = [raw async for raw in cursor]
-        waiting = [raw for raw in raws if self._unpublished_in(raw)]
-        # The fold may add documents between the count and the scan: never fewer than seen.
+            waiting = [raw for raw in raws if self._unpublished_in(raw)]
+            if len(raws) < STATS_SCAN:  # the scan saw every one: exact
+                return len(waiting), oldest_entry(waiting)
+            # Beyond the scan, every document counts as waiting. Documents the fold adds or a
+            # flush empties between the scan and the count make this an estimate: never
+            # fewer than the scan saw waiting.
+            count = await self._enrolments.count_documents({"hasOutbox": True})
         return max(len(waiting), count - (len(raws) - len(waiting))), oldest_entry(waiting)
 
     def _unpublished_in(self, raw: Raw) -> bool:
