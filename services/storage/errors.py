@@ -11,8 +11,12 @@ from services.errors import StoreUnavailable
 
 __all__ = ["is_revision_conflict", "mongo_errors"]
 
-# Server error codes that mean "try again": timeouts, shutdown in progress, not primary.
-_TRANSIENT_CODES = (50, 91, 189, 11600, 11602)
+# Server error codes that mean "try again": timeouts, shutdown in progress, not primary, and
+# InternalError (1): the server failed, not the request. FerretDB answers so when its backend
+# fails under it (a PostgreSQL read timing out: a soak saw one end an instance). Every write
+# of ours is guarded or idempotent, so a retry is safe; one that never succeeds exhausts the
+# retries (`retry_max_elapsed_s`) and exits 1, as an unretried error would at once.
+_TRANSIENT_CODES = (1, 50, 91, 189, 11600, 11602)
 
 
 def is_revision_conflict(exc: OperationFailure) -> bool:
