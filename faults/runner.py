@@ -223,9 +223,10 @@ async def verify(
     caught_up_s: float = 180,
     published_elsewhere: tuple[str, ...] = (),
     statuses: bool = False,
+    settle_s: float = 15,
 ) -> None:
-    """Caught up, outbox drained, documents exact (retried briefly while the idle recount of
-    the batch counts lands), certificate ids exact as a set, repeats counted
+    """Caught up, outbox drained, documents exact (retried for `settle_s` while the idle
+    recount of the batch counts lands), certificate ids exact as a set, repeats counted
     (`published_elsewhere`: ids read from another cluster the run used before)."""
     try:
         await caught_up(env, caught_up_s)
@@ -233,7 +234,7 @@ async def verify(
         result.problems.append(f"not caught up after {caught_up_s:.0f} s: {exc}"[:300])
     if left := await wait_outbox_empty(env):
         result.problems.append(f"{left} documents still have unpublished certificate events")
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + settle_s
     while True:
         try:
             assert_documents_exact(await read_docs(env), expected)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
+import uuid
 from datetime import UTC, datetime
 
 from faults.runner import Ctx, Fleet, RunResult, learners, verify
 from testkit.harness import Env, publish, read_all
 from testkit.seat_streams import generate_seat_stream
+
+_NAMESPACE = uuid.UUID("6f1c1c0e-7c3b-4f7e-9a57-0c4d2b0f9e11")  # contract 4
 
 __all__ = ["waitlists"]
 
@@ -60,3 +64,11 @@ async def _check_auto_cancel(env: Env, expected: object, result: RunResult) -> N
     result.notes.append(f"auto-cancel: published {len(ours)} time(s), {len(ids)} id(s)")
     if len(ids) != 1:
         result.problems.append(f"expected one automatic cancellation id, got {sorted(ids)}")
+    for event in ours:  # contract 8's id, worked out here from the event's own batch and time
+        batch_id, deadline = event["data"]["batchId"], event["time"]
+        contract_id = str(uuid.uuid5(_NAMESPACE, f"{batch_id}\nauto-cancel\n{deadline}"))
+        midnight = re.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00:00Z", deadline)
+        if event["id"] != contract_id or not midnight:
+            result.problems.append(f"auto-cancel {event['id']} at {deadline}: not contract 8's")
+        if event["data"].get("reason") != "minimum-capacity-not-met":
+            result.problems.append(f"auto-cancel reason {event['data'].get('reason')!r}")

@@ -89,7 +89,10 @@ def assert_documents_exact(
     batches = {k: BatchDoc.model_validate(v) for k, v in docs["batches"].items()}
     assert set(batches) == set(world.batches)
     for key, counted in world.counted().items():
-        assert batches[key].model_dump(exclude=skip) == counted.model_dump(exclude=skip), key
+        got, want = batches[key].model_dump(exclude=skip), counted.model_dump(exclude=skip)
+        assert got == want, f"batch {key!r} differs: " + ", ".join(
+            f"{f} {got.get(f)!r} (want {want.get(f)!r})" for f in sorted(want) if got[f] != want[f]
+        )
 
 
 def assert_status_events(

@@ -126,8 +126,8 @@ async def publish(
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka, acks="all", linger_ms=5, max_request_size=16_777_216
     )
-    await producer.start()
     try:
+        await producer.start()  # inside: a start that fails (Kafka away) is stopped too
         futures = [
             await producer.send(
                 topic_of(e, prefix),
