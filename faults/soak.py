@@ -186,10 +186,11 @@ async def _sample(
     """The group's lag and each live instance's RSS, every 5 s."""
     admin = AIOKafkaAdminClient(bootstrap_servers=env.kafka)
     probe = AIOKafkaConsumer(bootstrap_servers=env.kafka, enable_auto_commit=False)
+    known: dict[Any, int] = {}
     async with _started(admin, probe):
         while not stop.is_set():
             with contextlib.suppress(Exception):  # the broker may be away: skip this sample
-                lag = await _lag(admin, probe, env)
+                lag = await _lag(admin, probe, env, known)
                 rss = {
                     str(s.proc.pid): _rss_mib(s.proc.pid)
                     for s in live
@@ -211,14 +212,18 @@ async def _started(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer) -> Async
         await admin.close()
 
 
-async def _lag(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, env: Env) -> int:
+async def _lag(
+    admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, env: Env, known: dict[Any, int]
+) -> int:
+    """The group's lag: end offsets minus committed ones. A partition the coordinator does not
+    name (it does, right after a broker restart, for a moment) keeps its last known committed
+    offset (`known`), rather than counting its whole log as lag."""
     described = await asyncio.wait_for(admin.describe_topics(list(env.topics.inbound)), 5)
     tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
     ends = await asyncio.wait_for(probe.end_offsets(tps), 5)
     committed = await asyncio.wait_for(admin.list_consumer_group_offsets(env.group), 5)
-    return sum(
-        max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items()
-    )
+    known.update({tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0})
+    return sum(max(0, end - known.get(tp, 0)) for tp, end in ends.items())
 
 
 def _rss_mib(pid: int) -> float:
