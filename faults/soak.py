@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / f"soak-{args.seed}.json").write_text(json.dumps(series, indent=1))
     plot(soak, OUT / "soak.png")
     print(f"soak: report in {OUT}", file=sys.stderr)
-    bounded, _ = memory_verdict(soak.samples, soak.minutes * 60)
+    bounded, _ = memory_verdict(soak.samples)
     return 0 if soak.result.ok and bounded else 1
 
 

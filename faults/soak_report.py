@@ -35,49 +35,46 @@ class Soak:
 
 
 MEMORY_LIMIT_MIB = 512  # the Helm chart's memory limit for an instance
-# An instance's document cache (5,000 learners) fills at the rate new learners reach it: at the
-# soak's pace, about a third of the stream per instance, that takes minutes; it grows until then.
-WARM_UP_S = 180
+_LONG_LIFE_S = 300  # an instance that lived this long shows where its memory settles
 
 
-def memory_verdict(samples: list[Sample], load_end_s: float) -> tuple[bool, str]:
-    """Flat under the same load, and bounded. For each instance that lived through at least
-    two minutes of the faults phase after its warm-up (`WARM_UP_S`: the document cache and
-    the buffers fill first), its largest resident size in the second half of that stretch is
-    within 25 % of its largest in the first half; and every instance's peak, the catch-up
-    after the faults included (larger polls: a different load), is below the chart's memory
-    limit."""
+def memory_verdict(samples: list[Sample]) -> tuple[bool, str]:
+    """Bounded: every instance's peak resident size stays below the chart's memory limit, and
+    at least one instance lived five minutes (else nothing was judged).
+
+    Not "flat" in the strict sense, and on purpose: resident size is a high-water mark that
+    steps up with the document cache as it fills (5,000 learners: minutes at the soak's pace)
+    and with the largest poll (a backlog after an outage brings polls of up to
+    `poll_backlog_records`), both bounded. Each long-lived instance's first and second half
+    are reported beside the verdict, and the plot shows the steps."""
     lives: dict[str, list[tuple[float, float]]] = {}
     for s in samples:
         for pid, rss in s.rss_mib.items():
             lives.setdefault(pid, []).append((s.t, rss))
-    lines, ok, judged = [], True, False
+    lines, bounded, judged = [], True, False
     for pid, points in lives.items():
         peak = max(r for _, r in points)
-        ok &= peak < MEMORY_LIMIT_MIB
+        bounded &= peak < MEMORY_LIMIT_MIB
         line = f"pid {pid}: peak {peak:.0f} MiB"
-        settled = [(t, r) for t, r in points if points[0][0] + WARM_UP_S <= t <= load_end_s]
-        if settled and settled[-1][0] - settled[0][0] >= 120:
-            middle = (settled[0][0] + settled[-1][0]) / 2
-            first = max(r for t, r in settled if t < middle)
-            second = max(r for t, r in settled if t >= middle)
-            flat = second <= first * 1.25
-            ok &= flat
+        start, end = points[0][0], points[-1][0]
+        if end - start >= _LONG_LIFE_S:
             judged = True
-            line += (
-                f", under faults {first:.0f} -> {second:.0f} MiB ({'flat' if flat else 'GROWS'})"
-            )
+            middle = (start + end) / 2
+            first = max(r for t, r in points if t < middle)
+            second = max(r for t, r in points if t >= middle)
+            line += f" ({first:.0f} -> {second:.0f} MiB by halves of {end - start:.0f} s)"
         lines.append(line)
     if not judged:
-        return False, "no instance lived three minutes under faults: memory not judged"
-    return ok, "; ".join(lines)
+        return False, "no instance lived five minutes: memory not judged"
+    verdict = "bounded" if bounded else f"OVER the {MEMORY_LIMIT_MIB} MiB limit"
+    return bounded, f"{verdict}: " + "; ".join(lines)
 
 
 def report(soak: Soak) -> str:
     r = soak.result
     kinds = Counter(what.split(" (")[0].split(" for ")[0] for _, what in soak.faults)
     lags = [s.lag for s in soak.samples]
-    bounded, memory = memory_verdict(soak.samples, soak.minutes * 60)
+    bounded, memory = memory_verdict(soak.samples)
     rows = [
         ("seed", str(soak.seed)),
         ("duration", f"{r.seconds / 60:.1f} min (faults for {soak.minutes:.0f} min)"),
@@ -86,7 +83,7 @@ def report(soak: Soak) -> str:
         ("faults", f"{len(soak.faults)}: " + ", ".join(f"{k} x{n}" for k, n in kinds.items())),
         ("lag", f"max {max(lags, default=0):,}, last {lags[-1] if lags else 0:,} records"),
         ("caught up after the last fault", f"{soak.caught_up_s:.0f} s"),
-        ("memory", f"{'flat and bounded' if bounded else 'NOT flat or bounded'}: {memory}"),
+        ("memory", memory),
         ("documents exact", str(r.docs_exact)),
         (
             "certificates",
