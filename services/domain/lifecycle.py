@@ -48,10 +48,15 @@ def cancellation_deadline(batch: BatchDoc) -> datetime | None:
 def auto_cancel_due(batch: BatchDoc, now: datetime, grace_s: float) -> bool:
     """Whether a batch not cancelled yet has a deadline that `now` passed by more than the
     grace for late facts: only then do its learners' requests need counting."""
+    return _passed_deadline(batch, now, grace_s) is not None
+
+
+def _passed_deadline(batch: BatchDoc, now: datetime, grace_s: float) -> datetime | None:
+    """The deadline, where the batch is not cancelled and `now` passed it plus the grace."""
     deadline = cancellation_deadline(batch)
-    return (
-        not batch.cancelled and deadline is not None and now - timedelta(seconds=grace_s) > deadline
-    )
+    if batch.cancelled or deadline is None or now - timedelta(seconds=grace_s) <= deadline:
+        return None
+    return deadline
 
 
 def auto_cancellation(
@@ -63,8 +68,8 @@ def auto_cancellation(
     """The `batch.cancelled` fact to publish, once `now` passed the deadline plus the grace
     for late facts, if fewer than `minimumCapacity` learners held a seat by the deadline
     (requests opened no later than it, at most `maximumCapacity` of them); else None."""
-    deadline = cancellation_deadline(batch)
-    if deadline is None or not auto_cancel_due(batch, now, grace_s):
+    deadline = _passed_deadline(batch, now, grace_s)
+    if deadline is None:
         return None
     by_deadline = sum(1 for r in requests if r is not None and r.time <= deadline)
     seated = (

@@ -136,6 +136,10 @@ class MongoStore:
             await self._db[COUNT_MARKS].create_index([("batchId", ASCENDING)])
             await self._db[REFRESH_MARKS].create_index([("batchId", ASCENDING)])
             await self.documents.batches.create_index([("status", ASCENDING)])
+            # The clock's auto-cancel check, every `status_refresh_s` on every instance.
+            await self.documents.batches.create_index(
+                [("cancelBatchWhenMinimumCapacityIsNotMet", ASCENDING)]
+            )
             await enrolments.create_index([("userId", ASCENDING)])
         await self.rate_limits.create_indexes()
         await self.idempotency.create_indexes()
