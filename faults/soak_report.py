@@ -34,7 +34,7 @@ class Soak:
     result: RunResult = field(default_factory=RunResult)
 
 
-MEMORY_LIMIT_MIB = 512  # the Helm chart's memory limit for an instance
+MEMORY_LIMIT_MIB = 512  # deploy/helm/batch-service/values.yaml: resources.limits.memory
 _LONG_LIFE_S = 300  # an instance that lived this long shows where its memory settles
 
 
@@ -42,11 +42,12 @@ def memory_verdict(samples: list[Sample]) -> tuple[bool, str]:
     """Bounded: every instance's peak resident size stays below the chart's memory limit, and
     at least one instance lived five minutes (else nothing was judged).
 
-    Not "flat" in the strict sense, and on purpose: resident size is a high-water mark that
-    steps up with the document cache as it fills (5,000 learners: minutes at the soak's pace)
-    and with the largest poll (a backlog after an outage brings polls of up to
-    `poll_backlog_records`), both bounded. Each long-lived instance's first and second half
-    are reported beside the verdict, and the plot shows the steps."""
+    Not "flat" in the strict sense, and on purpose: resident size (`VmRSS`) steps up, and
+    seldom comes down (CPython keeps most memory it freed), as the document cache fills
+    (5,000 learners: minutes at the soak's pace) and with the largest poll (a backlog after
+    an outage brings polls of up to `poll_backlog_records`), both bounded. Each long-lived
+    instance's first and second half are reported beside the verdict; the plot shows the
+    steps."""
     lives: dict[str, list[tuple[float, float]]] = {}
     for s in samples:
         for pid, rss in s.rss_mib.items():
