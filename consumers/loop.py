@@ -3,78 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
-    IllegalStateError,
-    KafkaError,
-    RebalanceInProgressError,
-)
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.lag import LagGauge
 from consumers.parsing import parse_record
-from consumers.topic_watch import TopicWatch, report_offsets_beyond_end
+from consumers.rebalance import WaitForBatchInHand, commit_errors
+from consumers.topic_watch import TopicWatch
 from producers.kafka import kafka_errors
 from schemas.topics import Topics
-from services.errors import CommitLostToRebalance, CommitUnavailable, KafkaUnavailable
+from services.errors import CommitLostToRebalance, KafkaUnavailable
 from services.pipeline import Pipeline
 from services.ports import Received
 from services.retry import RetryPolicy
 from services.settings import Settings
 from telemetry import Health, Metrics, MetricsObserver
 
-__all__ = ["ConsumerLoop", "commit_errors"]
+__all__ = ["ConsumerLoop"]
 
 log = structlog.get_logger("batch_service.consumer")
-_LOST_GENERATION = (CommitFailedError, IllegalGenerationError, RebalanceInProgressError)
-
-
-@asynccontextmanager
-async def commit_errors() -> AsyncIterator[None]:
-    """The offset commit's translator: a lost generation is final, other trouble as any
-    Kafka trouble (transient: retried)."""
-    async with kafka_errors(CommitUnavailable):
-        try:
-            yield
-        except _LOST_GENERATION as exc:
-            raise CommitLostToRebalance(repr(exc)) from exc
-        except IllegalStateError as exc:
-            # The member was dropped from the group while the poll was in hand (a broker away
-            # longer than the session timeout; the soak saw it): aiokafka forgot the assignment.
-            if "assigned" not in str(exc):
-                raise
-            raise CommitLostToRebalance(repr(exc)) from exc
-
-
-class _WaitForBatchInHand(ConsumerRebalanceListener):
-    """Partitions are given up only after the batch in hand is persisted and committed."""
-
-    def __init__(self, lock: asyncio.Lock, consumer: AIOKafkaConsumer, lag: LagGauge) -> None:
-        self._lock = lock
-        self._consumer = consumer
-        self._lag = lag
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._lock:
-            log.info("partitions_revoked", partitions=_names(revoked))
-            self._lag.forget(revoked)
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        log.info("partitions_assigned", partitions=_names(assigned))
-        self._lag.assigned(assigned)
-        try:
-            await report_offsets_beyond_end(self._consumer, assigned)
-        except (KafkaError, OSError) as exc:  # only a report: the reset happens regardless
-            log.warning("offsets_check_failed", error=repr(exc))
 
 
 class ConsumerLoop:
@@ -101,7 +55,7 @@ class ConsumerLoop:
         self._observer = MetricsObserver(self._metrics)
         self._lock = asyncio.Lock()
         self._lag = LagGauge(consumer, self._metrics, self._health)
-        self.listener = _WaitForBatchInHand(self._lock, consumer, self._lag)
+        self.listener = WaitForBatchInHand(self._lock, consumer, self._lag)
         self._watch = TopicWatch(topics.inbound)
 
     async def start(self) -> None:
@@ -122,8 +76,20 @@ class ConsumerLoop:
         self._health.consuming = True
         await self._retry.run(self._relay)
         await self._retry.run(self._tick)
-        relayed_at = counted_at = watched_at = ticked_at = time.monotonic()
+        clock_work = asyncio.create_task(self._clock_work(stop))
+        try:
+            await self._consume(stop, clock_work)
+        finally:
+            clock_work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock_work
+        await self._retry.run(self._pipeline.idle)  # leave exact counts behind
+
+    async def _consume(self, stop: asyncio.Event, clock_work: asyncio.Task[None]) -> None:
+        relayed_at = counted_at = watched_at = time.monotonic()
         while not stop.is_set():
+            if clock_work.done():
+                clock_work.result()  # its retries ran out: the process ends, as for a poll
             self._health.beat()
             batch = await self._poll()
             if batch:
@@ -143,10 +109,15 @@ class ConsumerLoop:
             if now - watched_at > self._settings.metadata_max_age_ms / 1000:
                 self._watch.look(self._consumer)
                 watched_at = now
-            if now - ticked_at > self._settings.status_refresh_s:
+
+    async def _clock_work(self, stop: asyncio.Event) -> None:
+        """Every `status_refresh_s`, the clock's work (contract 8), beside the fold: a poll that
+        takes minutes under a backlog must not leave `status` staler than that."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.status_refresh_s)
+            if not stop.is_set():
                 await self._step("tick", self._tick)
-                ticked_at = now
-        await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _poll(self) -> dict[TopicPartition, list[Any]]:
         """One poll. Under a backlog (more waiting than a poll takes), more is fetched into it
@@ -290,7 +261,3 @@ def _laggards(
 def _where(r: Received) -> dict[str, Any]:
     event_id = r.event.id if r.event else None
     return {"topic": r.topic, "partition": r.partition, "offset": r.offset, "event_id": event_id}
-
-
-def _names(partitions: Any) -> list[str]:
-    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)

@@ -72,6 +72,53 @@ async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
             await server.stop()
 
 
+async def test_the_clocks_work_goes_on_while_a_poll_is_in_hand(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
+) -> None:
+    # Contract 8: `status` at most `status_refresh_s` stale. A poll can take minutes under a
+    # backlog; the status refresh and the auto-cancel check must not wait for it.
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongodb_uri=mongodb_uri,
+        db=mongo_db_name,
+        topic_prefix=topic_prefix,
+        group_id=f"{topic_prefix}group",
+        poll_timeout_ms=200,
+        status_refresh_s=0.5,
+    )
+    stop, release, in_hand = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    async with bootstrap(settings, stop=stop) as service:
+        real_handle, real_tick = service.pipeline.handle, service.pipeline.tick
+        ticks: list[float] = []
+
+        async def stuck(received: list[Received]) -> Any:  # the test hook: a poll that hangs
+            in_hand.set()
+            await release.wait()
+            return await real_handle(received)
+
+        async def counted() -> Any:
+            ticks.append(asyncio.get_running_loop().time())
+            return await real_tick()
+
+        service.pipeline.handle = stuck  # type: ignore[method-assign]
+        service.pipeline.tick = counted  # type: ignore[method-assign]
+        loop = service.consumer_loop()
+        await loop.start()
+        task = asyncio.create_task(loop.run(stop))
+        try:
+            await publish(kafka_bootstrap, topic_prefix, [course()])
+            await asyncio.wait_for(in_hand.wait(), 30)
+            before = len(ticks)
+            await asyncio.sleep(3)
+            assert len(ticks) - before >= 3, f"{len(ticks) - before} ticks in 3 s of a stuck poll"
+        finally:
+            release.set()
+            stop.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(task, 30)
+            await loop.stop()
+
+
 async def _code(base: str, path: str, wanted: int) -> bool:
     return (await get(base, path)).status_code == wanted
 

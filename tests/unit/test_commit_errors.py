@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaConnectionError
 
-from consumers.loop import commit_errors
+from consumers.rebalance import commit_errors
 from services.errors import CommitLostToRebalance, CommitUnavailable
 
 
