@@ -160,6 +160,12 @@ async def test_422_each_business_rule_by_name(api: Api) -> None:
         f"/v1/batches/{closed}/enrolments", json={"userId": "u"}, headers=ADMIN
     )
     assert_problem(late, 422, "enrolment-closed")
+    over = fresh("over")  # ended before NOW, no enrollmentEndDate: the deadline is its end
+    await api.create(over, startDate="2026-04-01", endDate="2026-05-01")
+    ended = await api.client.post(
+        f"/v1/batches/{over}/enrolments", json={"userId": "u"}, headers=ADMIN
+    )
+    assert_problem(ended, 422, "enrolment-closed")
 
     full = fresh("full")
     await api.create(full, maximumCapacity=1)

@@ -204,6 +204,24 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
         "api.course.batch.update",
         200,
     )
+    ended = fresh("sb-ended")
+    await api.create(
+        ended, startDate="2026-04-01", endDate="2026-05-01", enrollmentType="invite-only"
+    )
+    own_ended = {"request": {"courseId": COURSE, "batchId": ended, "userId": "me"}}
+    envelope(  # Sunbird checks the enrolment type before whether the batch is over
+        await api.client.post("/v1/course/enroll", json=own_ended, headers=user("me")),
+        "api.course.enroll",
+        400,
+        "ENROLLMENT_TYPE_VALIDATION",
+    )
+    by_admin = {"request": {"courseId": COURSE, "batchId": ended, "userId": "me"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=by_admin, headers=user("a", "admin")),
+        "api.course.enroll",
+        400,
+        "COURSE_BATCH_ALREADY_COMPLETED",
+    )
     invite = fresh("sb-invite")
     await api.create(invite, enrollmentType="invite-only")
     own = {"request": {"courseId": COURSE, "batchId": invite, "userId": "me"}}
