@@ -139,10 +139,15 @@ async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bo
 def folded_batch_event(
     deps: ApiDeps, batch_id: str, event_id: str
 ) -> Callable[[], Awaitable[bool]]:
-    """Whether the batch has applied (or refused) the event."""
+    """Whether the batch has applied (or refused) the event: named by the batch's latest save
+    (the markers follow it) or by its marker."""
+    documents = deps.stores.documents
 
     async def check() -> bool:
-        return bool(await deps.stores.documents.applied_batch_events(batch_id, [event_id]))
+        batch = (await documents.get_batches([batch_id])).get(batch_id)
+        if batch is not None and event_id in batch.appliedEvents:
+            return True
+        return bool(await documents.applied_batch_events(batch_id, [event_id]))
 
     return check
 

@@ -61,9 +61,14 @@ async def _answer(
     return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": location})
 
 
-async def _already(deps: ApiDeps, batch_id: str, event_id_: str) -> bool:
-    """An idempotent retry whose event the batch already applied."""
-    return bool(await deps.stores.documents.applied_batch_events(batch_id, [event_id_]))
+async def _already(deps: ApiDeps, batch: BatchDoc | None, event_id_: str) -> bool:
+    """An idempotent retry whose event the batch already applied: named by the batch's latest
+    save (its marker follows that save) or by its marker."""
+    if batch is None:
+        return False
+    if event_id_ in batch.appliedEvents:
+        return True
+    return bool(await deps.stores.documents.applied_batch_events(batch.batchId, [event_id_]))
 
 
 @router.post("", status_code=202, response_model=Accepted, responses={200: {"model": BatchView}})
@@ -85,8 +90,9 @@ async def create_batch(
     [event] = await kept(
         deps, caller, key, request, [envelope("batch.created", the_id, data, now_text(deps))]
     )
-    if not (key and await _already(deps, batch_id, the_id)):
-        if (await deps.stores.documents.get_batches([batch_id])).get(batch_id):
+    existing = (await deps.stores.documents.get_batches([batch_id])).get(batch_id)
+    if not (key and await _already(deps, existing, the_id)):
+        if existing is not None:
             raise Problem(422, "batch-exists", f"batch {batch_id!r} already exists")
         await publish(deps, event)
     return await _answer(deps, batch_id, the_id, "batch.created", seconds)
@@ -157,7 +163,7 @@ async def update_batch(
     fresh["data"] = {**changes, "batchId": batchId}  # a null clears a field: kept
     request = {"command": "update", "batchId": batchId, **changes}
     [event] = await kept(deps, caller, key, request, [fresh])
-    if not (key and await _already(deps, batchId, the_id)):
+    if not (key and await _already(deps, batch, the_id)):
         await _check_update(deps, batch, changes)
         await publish(deps, event)
     return await _answer(deps, batchId, the_id, "batch.updated", seconds)
@@ -224,7 +230,7 @@ async def cancel_batch(
     [event] = await kept(
         deps, caller, key, request, [envelope("batch.cancelled", the_id, data, now_text(deps))]
     )
-    if not (key and await _already(deps, batchId, the_id)):
+    if not (key and await _already(deps, batch, the_id)):
         if batch.cancelled:
             raise Problem(422, "batch-cancelled", "the batch is cancelled already")
         await publish(deps, event)

@@ -114,7 +114,7 @@ class ProgressAccepted(BaseModel):
 
 def batch_view(batch: BatchDoc, now: datetime) -> BatchView:
     """The batch as the API shows it, its status computed at `now`."""
-    fields = batch.model_dump(exclude={"rev", "status"})
+    fields = batch.model_dump(exclude={"rev", "status", "appliedEvents"})
     return BatchView(**fields, status=batch_status(batch, now))
 
 

@@ -109,6 +109,9 @@ class BatchDoc(BaseModel):
     completedCount: int = 0
     certifiedCount: int = 0
     waitlistedCount: int = 0
+    # The batch events the latest save applied. Their markers (`batch_events`) are written
+    # just after the save; until then these tell an API retry its event is in already.
+    appliedEvents: tuple[str, ...] = ()
     rev: str | None = None
 
 

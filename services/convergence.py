@@ -111,6 +111,7 @@ class PollFold:
             letters = [DeadLetter(source[id(e)], why.reason, e.id) for e, why in fold.rejected]
             marks = await self.stores.refresh.mark([batch_id]) if rules_differ(old, new) else []
             if new is not None and new != old:
+                new = new.model_copy(update={"appliedEvents": tuple(fold.consumed)})
                 if not await self.documents.save_batch(new):
                     continue  # another writer changed the batch: fold again
                 self.touched.add(batch_id)

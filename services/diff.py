@@ -9,8 +9,9 @@ from typing import Any
 __all__ = ["CollectionDiff", "diff_collection"]
 
 # Bookkeeping that differs between two correct databases: revisions, outboxes, a legacy
-# field, and the status latch (which statuses were reached and announced on the way depends
-# on when facts arrived: contract 7; the current status itself is compared).
+# field, the status latch (which statuses were reached and announced on the way depends
+# on when facts arrived: contract 7; the current status itself is compared), and which
+# events a batch's latest save applied (that depends on how polls grouped them).
 IGNORED_FIELDS = frozenset(
     {
         "rev",
@@ -20,6 +21,7 @@ IGNORED_FIELDS = frozenset(
         "countsStale",
         "appliedOffsets",
         "announcedStatuses",
+        "appliedEvents",
     }
 )
 

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 NAMESPACE = uuid.UUID("6f1c1c0e-7c3b-4f7e-9a57-0c4d2b0f9e11")  # contract 4, written out again
-_VOLATILE = {"rev", "outbox", "outboxSince", "announcedStatuses"}
+_VOLATILE = {"rev", "outbox", "outboxSince", "announcedStatuses", "appliedEvents"}
 _ANNOUNCED_AS = {"enrolled": "seated", "waitlisted": "waitlisted", "refused": "refused"}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from schemas.types import parse_time
 from tests.api.conftest import ADMIN, AUDIENCE, NOW, SECRET, Api, auth, batch_body, fresh, token
@@ -295,6 +296,35 @@ async def test_the_same_idempotency_key_twice_is_one_event_and_one_effect(api: A
     assert created.json()["id"] == again.json()["id"], "one event id for one key"
     without = await api.client.post("/v1/batches", json=batch_body(fresh("idem-c")), headers=ADMIN)
     assert without.json()["id"] != created.json()["id"]
+
+
+async def test_a_retry_read_between_the_batch_save_and_its_markers_is_still_the_first_attempt(
+    api: Api,
+) -> None:
+    # The fold saves a batch, then writes the markers of the events that save applied: a
+    # retry in between once answered 422 batch-exists (batch-cancelled) for its own command.
+    # The markers of the latest save removed = that moment.
+    batch_id = fresh("window")
+    settings = api.service.settings
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+
+    async def retried(path: str, body: dict[str, Any], name: str) -> httpx.Response:
+        headers = ADMIN | {"Idempotency-Key": fresh(name)}
+        first = await api.client.post(path, json=body, headers=headers)
+        assert first.status_code == 200, first.text
+        forgotten = await client[settings.db]["batch_events"].delete_many({"batchId": batch_id})
+        assert forgotten.deleted_count >= 1
+        return await api.client.post(path, json=body, headers=headers)
+
+    try:
+        again = await retried("/v1/batches?wait=20", batch_body(batch_id), "create")
+        assert (again.status_code, again.json().get("batchId")) == (200, batch_id), again.text
+        cancel = f"/v1/batches/{batch_id}/cancel?wait=20"
+        cancel_again = await retried(cancel, {"reason": "r"}, "cancel")
+        assert cancel_again.status_code == 200, cancel_again.text
+        assert cancel_again.json()["cancelled"] is True
+    finally:
+        await client.close()
 
 
 async def test_an_idempotency_key_used_for_another_request_is_refused_and_nothing_sent(

@@ -270,6 +270,21 @@ async def test_a_batch_event_at_an_offset_seen_before_applies_when_its_id_is_new
     assert doc.progressStatus == 2, "the completion now inside the window counts"
 
 
+async def test_a_saved_batch_names_the_events_it_applied_before_their_markers_exist(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    # An API retry reads the batch between its save and the markers written after it: the
+    # batch itself must say the retry's event is in (else a retried create answers
+    # batch-exists). A poll that changes nothing leaves the names as they were.
+    created, extended = batch_created(end="2026-06-30"), batch_updated(endDate="2026-07-31")
+    await pipeline.handle(received([course(leaf_nodes=["a"]), created, extended]))
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.appliedEvents == (created.id, extended.id)
+    await pipeline.handle(received([created]))  # a redelivery: nothing to save
+    again = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert again.appliedEvents == (created.id, extended.id) and again.rev == batch.rev
+
+
 async def test_batch_events_read_again_from_other_offsets_never_roll_the_batch_back(
     store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
 ) -> None:
