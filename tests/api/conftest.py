@@ -23,6 +23,7 @@ from consumers.http_app import http_app
 from services.clock import ManualClock
 from services.settings import Settings
 from testkit.harness import publish
+from testkit.in_process import consuming
 
 SECRET = "test-secret-0123456789-0123456789"
 AUDIENCE = "batch-service"
@@ -110,18 +111,14 @@ async def _api(kafka: str, mongo: str, **overrides: Any) -> AsyncIterator[Api]:
     clock = ManualClock(NOW)
     stop = asyncio.Event()
     async with bootstrap(settings, stop=stop, clock=clock) as service, http_app(service) as app:
-        loop = service.consumer_loop()
-        await loop.start()
-        task = asyncio.create_task(loop.run(stop))
         transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            async with (
+                consuming(service, stop),
+                httpx.AsyncClient(transport=transport, base_url="http://api") as client,
+            ):
                 yield Api(client, service, clock)
         finally:
-            stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task, 30)
-            await loop.stop()
             mongo_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo)
             with contextlib.suppress(Exception):
                 await mongo_client.drop_database(settings.db)

@@ -9,7 +9,6 @@ needs 3 learners and has 2 is cancelled by the service when the clock passes its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -32,6 +31,7 @@ from testkit.expect import (
     status_event_id,
 )
 from testkit.harness import Env, caught_up, publish, read_all, read_docs
+from testkit.in_process import consuming
 from testkit.world import World
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -89,17 +89,8 @@ async def running(
     )
     env = Env(kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name)
     stop = asyncio.Event()
-    async with bootstrap(settings, stop=stop, clock=clock) as service:
-        loop = service.consumer_loop()
-        await loop.start()
-        task = asyncio.create_task(loop.run(stop))
-        try:
-            yield service, clock, env
-        finally:
-            stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task, 30)
-            await loop.stop()
+    async with bootstrap(settings, stop=stop, clock=clock) as service, consuming(service, stop):
+        yield service, clock, env
 
 
 async def until(check: Callable[[], Any], timeout_s: float = 60) -> Any:

@@ -7,53 +7,84 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from consumers.bootstrap import bootstrap
+from consumers.bootstrap import Service, bootstrap
 from consumers.http_app import http_app
 from consumers.http_server import HttpServer
 from services.ports import Received
 from services.settings import Settings
 from testkit.harness import Env, ServiceProcess, caught_up, http_address, publish, read_all
+from testkit.in_process import consuming
 from tests.e2e.operating import batch, course, eventually, get, learner_completes
 
 FACT_TRACE = "5bf92f3577b34da6a3ce929d0e0e4736"
 FACT_SPAN = "00f067aa0ba902b7"
 
 
+@dataclass
+class _Stuck:
+    """A service whose polls hang in `pipeline.handle` until `release` is set."""
+
+    service: Service
+    in_hand: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@contextlib.asynccontextmanager
+async def _a_poll_that_hangs(
+    kafka: str, mongo: str, prefix: str, db: str, **overrides: Any
+) -> AsyncIterator[_Stuck]:
+    settings = Settings(
+        kafka_bootstrap=kafka,
+        mongodb_uri=mongo,
+        db=db,
+        topic_prefix=prefix,
+        group_id=f"{prefix}group",
+        poll_timeout_ms=200,
+        **overrides,
+    )
+    stop = asyncio.Event()
+    async with bootstrap(settings, stop=stop) as service:
+        stuck = _Stuck(service)
+        real_handle = service.pipeline.handle
+
+        async def hanging(received: list[Received]) -> Any:  # the test hook
+            stuck.in_hand.set()
+            await stuck.release.wait()
+            return await real_handle(received)
+
+        service.pipeline.handle = hanging  # type: ignore[method-assign]
+        try:
+            async with consuming(service, stop):
+                yield stuck
+        finally:
+            stuck.release.set()
+
+
 async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
     kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongodb_uri=mongodb_uri,
-        db=mongo_db_name,
-        topic_prefix=topic_prefix,
-        group_id=f"{topic_prefix}group",
-        http_port=0,
-        api_auth="disabled",
-        liveness_timeout_s=2,
-        poll_timeout_ms=200,
-    )
-    stop, release = asyncio.Event(), asyncio.Event()
-    async with bootstrap(settings, stop=stop) as service, http_app(service) as app:
-        real_handle = service.pipeline.handle
-
-        async def stuck(received: list[Received]) -> Any:  # the test hook: a poll that hangs
-            await release.wait()
-            return await real_handle(received)
-
-        service.pipeline.handle = stuck  # type: ignore[method-assign]
+    async with (
+        _a_poll_that_hangs(
+            kafka_bootstrap,
+            mongodb_uri,
+            topic_prefix,
+            mongo_db_name,
+            http_port=0,
+            api_auth="disabled",
+            liveness_timeout_s=2,
+        ) as stuck,
+        http_app(stuck.service) as app,
+    ):
         server = HttpServer(app, "127.0.0.1", 0)
         base = await server.start()
-        loop = service.consumer_loop()
-        await loop.start()
-        task = asyncio.create_task(loop.run(stop))
         try:
             await eventually(lambda: _code(base, "/readyz", 200), 30, "ready")
             await asyncio.sleep(3)  # idle polling longer than the timeout is alive
@@ -61,14 +92,9 @@ async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
             await publish(kafka_bootstrap, topic_prefix, [course()])
             stuck_body = await eventually(lambda: _body(base, "/healthz", 503), 30, "stuck")
             assert stuck_body["status"] == "stuck" and stuck_body["loopSilentForS"] > 2
-            release.set()
+            stuck.release.set()
             await eventually(lambda: _code(base, "/healthz", 200), 30, "alive again")
         finally:
-            release.set()
-            stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task, 30)
-            await loop.stop()
             await server.stop()
 
 
@@ -77,46 +103,22 @@ async def test_the_clocks_work_goes_on_while_a_poll_is_in_hand(
 ) -> None:
     # Contract 8: `status` at most `status_refresh_s` stale. A poll can take minutes under a
     # backlog; the status refresh and the auto-cancel check must not wait for it.
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongodb_uri=mongodb_uri,
-        db=mongo_db_name,
-        topic_prefix=topic_prefix,
-        group_id=f"{topic_prefix}group",
-        poll_timeout_ms=200,
-        status_refresh_s=0.5,
-    )
-    stop, release, in_hand = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    async with bootstrap(settings, stop=stop) as service:
-        real_handle, real_tick = service.pipeline.handle, service.pipeline.tick
-        ticks: list[float] = []
-
-        async def stuck(received: list[Received]) -> Any:  # the test hook: a poll that hangs
-            in_hand.set()
-            await release.wait()
-            return await real_handle(received)
+    async with _a_poll_that_hangs(
+        kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name, status_refresh_s=0.5
+    ) as stuck:
+        pipeline = stuck.service.pipeline
+        real_tick, ticks = pipeline.tick, []
 
         async def counted() -> Any:
             ticks.append(asyncio.get_running_loop().time())
             return await real_tick()
 
-        service.pipeline.handle = stuck  # type: ignore[method-assign]
-        service.pipeline.tick = counted  # type: ignore[method-assign]
-        loop = service.consumer_loop()
-        await loop.start()
-        task = asyncio.create_task(loop.run(stop))
-        try:
-            await publish(kafka_bootstrap, topic_prefix, [course()])
-            await asyncio.wait_for(in_hand.wait(), 30)
-            before = len(ticks)
-            await asyncio.sleep(3)
-            assert len(ticks) - before >= 3, f"{len(ticks) - before} ticks in 3 s of a stuck poll"
-        finally:
-            release.set()
-            stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task, 30)
-            await loop.stop()
+        pipeline.tick = counted  # type: ignore[method-assign]
+        await publish(kafka_bootstrap, topic_prefix, [course()])
+        await asyncio.wait_for(stuck.in_hand.wait(), 30)
+        before = len(ticks)
+        await asyncio.sleep(3)
+        assert len(ticks) - before >= 3, f"{len(ticks) - before} ticks in 3 s of a stuck poll"
 
 
 async def _code(base: str, path: str, wanted: int) -> bool:
