@@ -81,8 +81,12 @@ class ConsumerLoop:
             await self._consume(stop, clock_work)
         finally:
             clock_work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await clock_work
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # raised by `_consume` already, or cut short by `stop`
+                log.warning("clock_work_ended", error=repr(exc))
         await self._retry.run(self._pipeline.idle)  # leave exact counts behind
 
     async def _consume(self, stop: asyncio.Event, clock_work: asyncio.Task[None]) -> None:
@@ -112,12 +116,18 @@ class ConsumerLoop:
 
     async def _clock_work(self, stop: asyncio.Event) -> None:
         """Every `status_refresh_s`, the clock's work (contract 8), beside the fold: a poll that
-        takes minutes under a backlog must not leave `status` staler than that."""
+        takes minutes under a backlog must not leave `status` staler than that. At a fixed
+        rate: a tick's own length does not stretch the period (one that overruns it is
+        followed at once, not twice)."""
+        period = self._settings.status_refresh_s
+        due = time.monotonic() + period
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._settings.status_refresh_s)
-            if not stop.is_set():
-                await self._step("tick", self._tick)
+                await asyncio.wait_for(stop.wait(), max(0.0, due - time.monotonic()))
+            if stop.is_set():
+                return
+            due = max(due + period, time.monotonic())
+            await self._step("tick", self._tick)
 
     async def _poll(self) -> dict[TopicPartition, list[Any]]:
         """One poll. Under a backlog (more waiting than a poll takes), more is fetched into it

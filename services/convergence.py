@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from functools import reduce
 
 from schemas.documents import EnrolmentDoc, batch_of_key, enrolment_key
@@ -34,7 +33,7 @@ from services.domain import (
 from services.errors import DocumentKeptChanging
 from services.observing import QUIET
 from services.ordering import in_batch_order
-from services.ports import DeadLetter, Observer, Received, Stores
+from services.ports import Clock, DeadLetter, Observer, Received, Stores
 from services.rules_snapshot import RulesSnapshot
 
 __all__ = ["BATCH_EVENTS", "PollFold"]
@@ -48,13 +47,14 @@ class PollFold:
     """The state of one `Pipeline.handle` call: what was touched and what was decided."""
 
     def __init__(
-        self, stores: Stores, max_rounds: int, now: datetime, observer: Observer = QUIET
+        self, stores: Stores, max_rounds: int, clock: Clock, observer: Observer = QUIET
     ) -> None:
         self.stores = stores
         self.observer = observer
         self.documents = stores.documents
         self.max_rounds = max_rounds
-        self.now = now
+        self.clock = clock
+        self.now = clock.now()  # the learners' rules are judged at one instant per poll
         self.touched: set[str] = set()
         self.outboxed: dict[str, EnrolmentDoc] = {}
         self.enrolments_written = 0
@@ -107,7 +107,9 @@ class PollFold:
             fold = apply_batch_events(old, arrivals, applied, refused)
             new = fold.batch
             if new is not None:
-                new = new.model_copy(update={"status": batch_status(new, self.now)})
+                # As of this save, not of the poll's start: the clock's work runs beside a
+                # long poll and must not see its newer status written back older.
+                new = new.model_copy(update={"status": batch_status(new, self.clock.now())})
             letters = [DeadLetter(source[id(e)], why.reason, e.id) for e, why in fold.rejected]
             marks = await self.stores.refresh.mark([batch_id]) if rules_differ(old, new) else []
             if new is not None and new != old:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from schemas.documents import EnrolmentDoc, enrolment_key
+from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import CoursePublished
 from schemas.outbound import TRACEPARENT
 from services.clock import SystemClock
 from services.convergence import BATCH_EVENTS, PollFold
 from services.domain import auto_cancel_due, auto_cancellation, batch_status
+from services.errors import DocumentKeptChanging
 from services.observing import QUIET
 from services.ports import Clock, DeadLetter, EventPublisher, Observer, Received, Stores
 
@@ -126,11 +128,7 @@ class Pipeline:
         now = self._clock.now()
         for stored in ("upcoming", "ongoing", None):
             for batch in await self._stores.documents.batches_with_status(stored):
-                status = batch_status(batch, now)
-                if status != batch.status:
-                    await self._stores.documents.save_batch(
-                        batch.model_copy(update={"status": status})
-                    )
+                await self._refresh_status(batch, now)
         report = Report()
         for batch in await self._stores.documents.batches_to_auto_cancel():
             if not auto_cancel_due(batch, now, self._grace_s):
@@ -141,6 +139,21 @@ class Pipeline:
                 await self._publisher.publish_fact(event)
                 report.facts_published.append(event.id)
         return report
+
+    async def _refresh_status(self, batch: BatchDoc, now: datetime) -> None:
+        """Save the batch's status as of `now`; a save lost to another writer (the fold, a
+        recount) is tried again on the batch as it is now."""
+        for _ in range(self._max_rounds):
+            status = batch_status(batch, now)
+            if status == batch.status:
+                return
+            if await self._stores.documents.save_batch(batch.model_copy(update={"status": status})):
+                return
+            found = (await self._stores.documents.get_batches([batch.batchId])).get(batch.batchId)
+            if found is None:
+                return
+            batch = found
+        raise DocumentKeptChanging(f"batch {batch.batchId!r} (status)")
 
     def _published_lately(self, event_id: str) -> bool:
         """Whether this process published the fact less than a minute ago: it may simply not
@@ -165,7 +178,7 @@ class Pipeline:
         return report.announced
 
     def _poll_fold(self) -> PollFold:
-        return PollFold(self._stores, self._max_rounds, self._clock.now(), self._observer)
+        return PollFold(self._stores, self._max_rounds, self._clock, self._observer)
 
     async def _announce(
         self,

@@ -460,3 +460,50 @@ async def test_the_clock_moves_batch_status_and_publishes_the_automatic_cancella
     assert await _seats(store, "a") == {"a": "not-enrolled"}
     await pipeline.tick()
     assert len(publisher.facts) == 1, "a cancelled batch is not cancelled again"
+
+
+async def test_a_status_save_lost_to_another_writer_is_tried_again(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    # The clock's work runs beside the fold: its save of a batch can lose to the fold's or a
+    # recount's; it must not leave the status stale for another period.
+    clock = ManualClock(datetime(2026, 2, 20, tzinfo=UTC))
+    pipeline = Pipeline(store.stores(), publisher, clock=clock)
+    await pipeline.handle(received([batch_created(start="2026-03-01", end="2026-03-31")]))
+    documents, lost = store.documents, []
+    real_save = documents.save_batch
+
+    async def racing(batch: BatchDoc) -> bool:
+        if not lost:  # another writer saves the batch between the tick's read and its save
+            stored = (await documents.get_batches([batch.batchId]))[batch.batchId]
+            assert await real_save(stored.model_copy(update={"enrolledCount": 0}))
+            lost.append(batch.batchId)
+        return await real_save(batch)
+
+    documents.save_batch = racing  # type: ignore[method-assign]
+    clock.set(datetime(2026, 3, 2, tzinfo=UTC))
+    await pipeline.tick()
+    assert lost == ["batch-1"]
+    assert (await documents.get_batches(["batch-1"]))["batch-1"].status == "ongoing"
+
+
+async def test_a_long_poll_writes_a_batch_status_as_of_its_save_not_its_start(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    # A poll that started before the batch's start date and saves after it must not write
+    # back `upcoming` over the clock's `ongoing`.
+    clock = ManualClock(datetime(2026, 2, 28, 23, 59, tzinfo=UTC))
+    pipeline = Pipeline(store.stores(), publisher, clock=clock)
+    await pipeline.handle(received([batch_created(start="2026-03-01", end="2026-03-31")]))
+    documents = store.documents
+    real_get = documents.get_batches
+
+    async def slow(batch_ids: Any) -> Any:  # the poll takes minutes: midnight passes
+        clock.set(datetime(2026, 3, 1, 0, 5, tzinfo=UTC))
+        return await real_get(batch_ids)
+
+    documents.get_batches = slow  # type: ignore[method-assign]
+    await pipeline.handle(received([batch_updated(name="Renamed")]))
+    documents.get_batches = real_get  # type: ignore[method-assign]
+    batch = (await documents.get_batches(["batch-1"]))["batch-1"]
+    assert (batch.name, batch.status) == ("Renamed", "ongoing")
