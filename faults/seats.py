@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from faults.runner import Ctx, Fleet, RunResult, learners, verify
-from schemas.outbound import CERTIFICATE_NAMESPACE
+from testkit.expect import NAMESPACE
 from testkit.harness import Env, publish, read_all
 from testkit.seat_streams import generate_seat_stream
 
@@ -65,7 +65,7 @@ async def _check_auto_cancel(env: Env, expected: object, result: RunResult) -> N
         result.problems.append(f"expected one automatic cancellation id, got {sorted(ids)}")
     for event in ours:  # contract 8's id, worked out here from the event's own batch and time
         batch_id, deadline = event["data"]["batchId"], event["time"]
-        contract_id = str(uuid.uuid5(CERTIFICATE_NAMESPACE, f"{batch_id}\nauto-cancel\n{deadline}"))
+        contract_id = str(uuid.uuid5(NAMESPACE, f"{batch_id}\nauto-cancel\n{deadline}"))
         midnight = re.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00:00Z", deadline)
         if event["id"] != contract_id or not midnight:
             result.problems.append(f"auto-cancel {event['id']} at {deadline}: not contract 8's")
