@@ -61,11 +61,11 @@ async def _a_poll_that_hangs(
             return await real_handle(received)
 
         service.pipeline.handle = hanging  # type: ignore[method-assign]
-        try:
-            async with consuming(service, stop):
+        async with consuming(service, stop):
+            try:
                 yield stuck
-        finally:
-            stuck.release.set()
+            finally:
+                stuck.release.set()  # before the loop is stopped: it finishes the poll
 
 
 async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
