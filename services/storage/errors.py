@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from services.errors import StoreUnavailable
 
@@ -17,6 +17,7 @@ __all__ = ["is_revision_conflict", "mongo_errors"]
 # of ours is guarded or idempotent, so a retry is safe; one that never succeeds exhausts the
 # retries (`retry_max_elapsed_s`) and exits 1, as an unretried error would at once.
 _TRANSIENT_CODES = (1, 50, 91, 189, 11600, 11602)
+_DUPLICATE_KEY = 11000
 
 
 def is_revision_conflict(exc: OperationFailure) -> bool:
@@ -25,14 +26,24 @@ def is_revision_conflict(exc: OperationFailure) -> bool:
     return "batch-service revision conflict" in str(exc.details or exc)
 
 
+def _transient(exc: OperationFailure) -> bool:
+    """The server or the network failed, not the request: for a bulk write, each of its
+    write errors is such a failure (or a duplicate key, which the bulk layer settles)."""
+    if exc.timeout or exc.has_error_label("RetryableWriteError") or exc.code in _TRANSIENT_CODES:
+        return True
+    if not isinstance(exc, BulkWriteError):
+        return False
+    codes = {e.get("code") for e in (exc.details or {}).get("writeErrors", [])}
+    return bool(codes & set(_TRANSIENT_CODES)) and codes <= {*_TRANSIENT_CODES, _DUPLICATE_KEY}
+
+
 @asynccontextmanager
 async def mongo_errors() -> AsyncIterator[None]:
     """Transient driver errors become `StoreUnavailable` (retriable); others propagate."""
     try:
         yield
     except OperationFailure as exc:
-        transient = exc.timeout or exc.has_error_label("RetryableWriteError")
-        if transient or exc.code in _TRANSIENT_CODES:
+        if _transient(exc):
             raise StoreUnavailable(str(exc)) from exc
         raise
     except PyMongoError as exc:  # connection refused, timeouts, server selection, network

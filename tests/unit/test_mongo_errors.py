@@ -4,7 +4,7 @@ what is not (the request is wrong, or a duplicate the caller handles)."""
 from __future__ import annotations
 
 import pytest
-from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.errors import StoreUnavailable
 from services.storage.errors import mongo_errors
@@ -23,6 +23,9 @@ _FERRETDB_BACKEND_TIMEOUT = (
         OperationFailure("operation exceeded time limit", 50),
         OperationFailure("interrupted at shutdown", 11600),
         AutoReconnect("connection reset"),
+        BulkWriteError(  # the server failed one write of a bulk command (and one was a dup)
+            {"writeErrors": [{"index": 0, "code": 1}, {"index": 1, "code": 11000}]}
+        ),
     ],
 )
 async def test_a_failure_of_the_server_or_the_network_is_retried(error: Exception) -> None:
@@ -36,6 +39,9 @@ async def test_a_failure_of_the_server_or_the_network_is_retried(error: Exceptio
     [
         OperationFailure("unknown operator: $foo", 2, {"codeName": "BadValue"}),
         DuplicateKeyError("E11000 duplicate key error", 11000),
+        BulkWriteError(  # one write of the bulk command was wrong: retrying cannot help
+            {"writeErrors": [{"index": 0, "code": 1}, {"index": 1, "code": 2}]}
+        ),
     ],
 )
 async def test_a_wrong_request_or_a_duplicate_is_not_retried(error: Exception) -> None:
