@@ -34,6 +34,10 @@ class LagGauge:
         # would otherwise freeze the gauge at its value from before the poll.
         metrics.before_render(self._set_known)
 
+    def close(self) -> None:
+        """Stop reporting at scrapes (the consumer is leaving the group)."""
+        self._metrics.stop_rendering(self._set_known)
+
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         self._health.assigned = True
         self._metrics.rebalances.inc()

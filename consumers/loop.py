@@ -69,6 +69,7 @@ class ConsumerLoop:
 
     async def stop(self) -> None:
         """Leave the group."""
+        self._lag.close()
         await self._consumer.stop()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -3,6 +3,7 @@ conventions (`batch_service_*`, base units, counters ending in `_total`)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -125,6 +126,11 @@ class Metrics:
         """Call `refresh` (no I/O) at every scrape, before the exposition is written: for a
         gauge whose inputs change while its owner is busy elsewhere."""
         self._before_render.append(refresh)
+
+    def stop_rendering(self, refresh: Callable[[], None]) -> None:
+        """No longer call `refresh` (its owner is gone)."""
+        with contextlib.suppress(ValueError):
+            self._before_render.remove(refresh)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""

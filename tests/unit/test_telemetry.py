@@ -153,3 +153,6 @@ def test_the_lag_gauge_follows_the_high_water_mark_at_every_scrape() -> None:
     assert 'partition="0",topic="lms.progress.v1"} 60.0' in metrics.render()[0].decode()
     consumer.mark = 28_000  # a burst arrived while the loop was busy
     assert 'partition="0",topic="lms.progress.v1"} 27960.0' in metrics.render()[0].decode()
+    gauge.close()  # the consumer left the group: a scrape no longer asks it
+    consumer.mark = 99_000
+    assert "99960.0" not in metrics.render()[0].decode()
