@@ -15,7 +15,7 @@ from urllib.parse import quote
 from api.auth import Caller
 from api.deps import ApiDeps
 from api.problems import Problem
-from schemas.documents import EnrolmentDoc, enrolment_key
+from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import (
     BatchCancelled,
     BatchCreated,
@@ -30,6 +30,7 @@ from schemas.types import format_time
 from services.domain import add_fact
 
 __all__ = [
+    "batch_applied",
     "batch_location",
     "check_wait",
     "enrolment_location",
@@ -139,17 +140,23 @@ async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bo
 def folded_batch_event(
     deps: ApiDeps, batch_id: str, event_id: str
 ) -> Callable[[], Awaitable[bool]]:
-    """Whether the batch has applied (or refused) the event: named by the batch's latest save
-    (the markers follow it) or by its marker."""
-    documents = deps.stores.documents
+    """`batch_applied`, on the batch as it is at each check."""
 
     async def check() -> bool:
-        batch = (await documents.get_batches([batch_id])).get(batch_id)
-        if batch is not None and event_id in batch.appliedEvents:
-            return True
-        return bool(await documents.applied_batch_events(batch_id, [event_id]))
+        batch = (await deps.stores.documents.get_batches([batch_id])).get(batch_id)
+        return await batch_applied(deps, batch_id, batch, event_id)
 
     return check
+
+
+async def batch_applied(
+    deps: ApiDeps, batch_id: str, batch: BatchDoc | None, event_id: str
+) -> bool:
+    """Whether the batch (`batch`: as read) has applied (or refused) the event: named by the
+    batch's latest save (the markers follow it) or by its marker."""
+    if batch is not None and event_id in batch.appliedEvents:
+        return True
+    return bool(await deps.stores.documents.applied_batch_events(batch_id, [event_id]))
 
 
 def folded_learner_event(deps: ApiDeps, event: LearnerEvent) -> Callable[[], Awaitable[bool]]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.access import may_manage, require
 from api.commands import (
+    batch_applied,
     batch_location,
     check_wait,
     envelope,
@@ -61,16 +62,6 @@ async def _answer(
     return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": location})
 
 
-async def _already(deps: ApiDeps, batch: BatchDoc | None, event_id_: str) -> bool:
-    """An idempotent retry whose event the batch already applied: named by the batch's latest
-    save (its marker follows that save) or by its marker."""
-    if batch is None:
-        return False
-    if event_id_ in batch.appliedEvents:
-        return True
-    return bool(await deps.stores.documents.applied_batch_events(batch.batchId, [event_id_]))
-
-
 @router.post("", status_code=202, response_model=Accepted, responses={200: {"model": BatchView}})
 async def create_batch(
     body: BatchCreateRequest,
@@ -91,7 +82,7 @@ async def create_batch(
         deps, caller, key, request, [envelope("batch.created", the_id, data, now_text(deps))]
     )
     existing = (await deps.stores.documents.get_batches([batch_id])).get(batch_id)
-    if not (key and await _already(deps, existing, the_id)):
+    if not (key and await batch_applied(deps, batch_id, existing, the_id)):
         if existing is not None:
             raise Problem(422, "batch-exists", f"batch {batch_id!r} already exists")
         await publish(deps, event)
@@ -163,7 +154,7 @@ async def update_batch(
     fresh["data"] = {**changes, "batchId": batchId}  # a null clears a field: kept
     request = {"command": "update", "batchId": batchId, **changes}
     [event] = await kept(deps, caller, key, request, [fresh])
-    if not (key and await _already(deps, batch, the_id)):
+    if not (key and await batch_applied(deps, batchId, batch, the_id)):
         await _check_update(deps, batch, changes)
         await publish(deps, event)
     return await _answer(deps, batchId, the_id, "batch.updated", seconds)
@@ -230,7 +221,7 @@ async def cancel_batch(
     [event] = await kept(
         deps, caller, key, request, [envelope("batch.cancelled", the_id, data, now_text(deps))]
     )
-    if not (key and await _already(deps, batch, the_id)):
+    if not (key and await batch_applied(deps, batchId, batch, the_id)):
         if batch.cancelled:
             raise Problem(422, "batch-cancelled", "the batch is cancelled already")
         await publish(deps, event)
