@@ -21,6 +21,7 @@ class ProbeSources:
 
     alive: Callable[[], bool]  # the consumer loop beat recently (or the process does not consume)
     silent_for_s: Callable[[], float]  # since the loop's last beat
+    tick_running_for_s: Callable[[], float]  # the clock's attempt in progress (0: none)
     readiness: Callable[[], Awaitable[dict[str, str]]]  # each dependency: `ok`, or why not
     metrics: Callable[[], Awaitable[tuple[bytes, str]]]  # exposition and content type
 
@@ -30,12 +31,17 @@ def probes_router(sources: ProbeSources) -> APIRouter:
 
     @router.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 while the consumer loop makes progress (or idle-polls, or retries); 503 when it
-        has been silent longer than `BATCH_SERVICE_LIVENESS_TIMEOUT_S`: restart me."""
-        silent = round(sources.silent_for_s(), 1)
-        if sources.alive():
-            return JSONResponse({"status": "alive", "loopSilentForS": silent})
-        return JSONResponse({"status": "stuck", "loopSilentForS": silent}, status_code=503)
+        """200 while the consumer loop makes progress (or idle-polls, or retries) and the
+        clock's work is not hanging in a tick; 503 when either has been stuck longer than
+        `BATCH_SERVICE_LIVENESS_TIMEOUT_S`: restart me."""
+        alive = sources.alive()  # first: the figures below are then at least what it saw
+        body = {
+            "loopSilentForS": round(sources.silent_for_s(), 1),
+            "clockTickRunningForS": round(sources.tick_running_for_s(), 1),
+        }
+        if alive:
+            return JSONResponse({"status": "alive", **body})
+        return JSONResponse({"status": "stuck", **body}, status_code=503)
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

@@ -38,7 +38,7 @@ async def http_app(service: Service) -> AsyncIterator[FastAPI]:
 
 
 def probe_sources(service: Service) -> ProbeSources:
-    """The probes' view of a process: its loop's heartbeat, its dependencies, its metrics
+    """The probes' view of a process: its loop's heartbeat and clock, its dependencies, its metrics
     (the outbox gauges read from MongoDB at each scrape)."""
 
     async def metrics() -> tuple[bytes, str]:
@@ -53,6 +53,7 @@ def probe_sources(service: Service) -> ProbeSources:
     return ProbeSources(
         alive=service.health.alive,
         silent_for_s=service.health.silent_for_s,
+        tick_running_for_s=service.health.tick_running_for_s,
         readiness=service.readiness,
         metrics=metrics,
     )

@@ -252,7 +252,11 @@ class ConsumerLoop:
             log.info("announcement_relayed", event_id=event_id)
 
     async def _tick(self) -> None:
-        report = await self._pipeline.tick()
+        self._health.tick_started()  # each attempt: liveness fails if one never returns
+        try:
+            report = await self._pipeline.tick()
+        finally:
+            self._health.tick_ended()
         for event_id in report.facts_published:
             log.info("batch_auto_cancel_published", event_id=event_id)
 

@@ -1,5 +1,6 @@
-"""Liveness fails when the consumer loop is stuck (a test hook holds it inside a poll), and
-with tracing on, the spans reach an OTLP collector and a certificate's trace is its fact's."""
+"""Liveness fails when the consumer loop is stuck (a test hook holds it inside a poll) or the
+clock's work hangs in a tick, and with tracing on, the spans reach an OTLP collector and a
+certificate's trace is its fact's."""
 
 from __future__ import annotations
 
@@ -96,6 +97,48 @@ async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
             await eventually(lambda: _code(base, "/healthz", 200), 30, "alive again")
         finally:
             await server.stop()
+
+
+async def test_liveness_fails_while_the_clocks_work_hangs_in_a_tick(
+    kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
+) -> None:
+    # The clock's work runs beside the loop, which beats on: without its own signal a tick
+    # that never returns would leave every batch's status stale behind a 200.
+    async with _a_poll_that_hangs(
+        kafka_bootstrap,
+        mongodb_uri,
+        topic_prefix,
+        mongo_db_name,
+        http_port=0,
+        api_auth="disabled",
+        liveness_timeout_s=2,
+        status_refresh_s=0.5,
+    ) as stuck:
+        pipeline, release_tick = stuck.service.pipeline, asyncio.Event()
+        real_tick = pipeline.tick
+
+        async def hanging_tick() -> Any:  # the test hook
+            await release_tick.wait()
+            return await real_tick()
+
+        await publish(kafka_bootstrap, topic_prefix, [course()])
+        await asyncio.wait_for(stuck.in_hand.wait(), 30)  # past the loop's first tick
+        pipeline.tick = hanging_tick  # type: ignore[method-assign]
+        stuck.release.set()  # the polls go on: only the clock hangs
+        async with http_app(stuck.service) as app:
+            server = HttpServer(app, "127.0.0.1", 0)
+            base = await server.start()
+            try:
+                stuck_body = await eventually(lambda: _body(base, "/healthz", 503), 30, "stuck")
+                assert stuck_body["status"] == "stuck"
+                assert stuck_body["clockTickRunningForS"] >= 2
+                assert stuck_body["loopSilentForS"] < 2, "the loop itself went on polling"
+                release_tick.set()
+                alive = await eventually(lambda: _body(base, "/healthz", 200), 30, "alive again")
+                assert alive["status"] == "alive"
+            finally:
+                release_tick.set()
+                await server.stop()
 
 
 async def test_the_clocks_work_goes_on_while_a_poll_is_in_hand(

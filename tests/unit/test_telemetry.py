@@ -90,6 +90,19 @@ def test_liveness_follows_the_loops_beat_only_while_it_consumes() -> None:
     assert health.alive() and health.silent_for_s() < 0.05
 
 
+def test_liveness_fails_while_one_attempt_of_the_clocks_work_hangs() -> None:
+    health = Health(liveness_timeout_s=0.05)
+    health.consuming = True
+    health.tick_started()
+    time.sleep(0.1)
+    health.beat()  # the loop beats on: the clock's work alone is stuck
+    assert not health.alive() and health.tick_running_for_s() >= 0.1
+    health.tick_ended()
+    assert health.alive() and health.tick_running_for_s() == 0.0
+    health.tick_started()  # a new attempt (a retry) starts its own count
+    assert health.alive()
+
+
 @pytest.mark.parametrize(
     ("header", "valid"),
     [
