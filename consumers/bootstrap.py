@@ -124,6 +124,7 @@ def open_mongo_store(
         bulk_chunk=settings.mongo_bulk_chunk,
         write_concurrency=settings.mongo_write_concurrency,
         cache_size=settings.document_cache_size,
+        pack_facts=settings.store_facts_packed,
         event_listeners=listeners,
         **settings.mongo_client_options(),
     )

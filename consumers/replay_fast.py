@@ -152,6 +152,7 @@ async def _fold_groups(
     """Fold the groups in worker processes, a few ahead, and insert each as its fold is done
     (in order); True when all are in."""
     now, loop = service.clock.now(), asyncio.get_running_loop()
+    packed_facts = service.settings.store_facts_packed
     context = multiprocessing.get_context("spawn")  # nothing of this process' loop or sockets
     with ProcessPoolExecutor(FOLD_WORKERS, mp_context=context) as pool:
         folding: deque[tuple[int, asyncio.Future[_GroupFold]]] = deque()
@@ -159,7 +160,9 @@ async def _fold_groups(
         inserted = 0
         while not stop.is_set():
             while len(folding) < FOLD_WORKERS and (group := next(pending, None)) is not None:
-                future = loop.run_in_executor(pool, fold_spilled, spill.path(group), rules, now)
+                future = loop.run_in_executor(
+                    pool, fold_spilled, spill.path(group), rules, now, packed_facts
+                )
                 folding.append((group, future))
             if not folding:
                 break
@@ -188,7 +191,7 @@ class _GroupFold:
     bad: int
 
 
-def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime) -> _GroupFold:
+def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -> _GroupFold:
     """Parse, fold, count and encode one group's facts (in a worker process: it hands over
     bytes, which cost nothing to receive, rather than models)."""
     events: list[LearnerEvent] = []
@@ -208,7 +211,7 @@ def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime) -> _GroupFold:
     for doc in fold.documents:
         by_batch[doc.batchId].append(counted_fields(doc))
     counts = {batch_id: count_learners(learners) for batch_id, learners in by_batch.items()}
-    encoded = encode_enrolments(fold.documents)
+    encoded = encode_enrolments(fold.documents, pack)
     return _GroupFold(encoded, counts, fold.certificates, fold.statuses, bad)
 
 

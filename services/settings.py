@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     outbox_ack_delay_s: float = Field(
         120.0, ge=0, description="published entries leave their documents by then at the latest"
     )
+    store_facts_packed: bool = Field(
+        True, description="an enrolment's facts written as one BSON binary (false: as fields)"
+    )
     status_refresh_s: float = Field(
         60.0, gt=0, description="how often batch status and automatic cancellation are checked"
     )

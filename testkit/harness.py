@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from schemas.topics import Topics
+from services.storage.encoding import unpacked
 from testkit.streams import key_of, topic_of
 
 __all__ = [
@@ -199,12 +200,12 @@ async def caught_up(env: Env, timeout_s: float = 180) -> None:
 
 
 async def read_docs(env: Env) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every document of the three collections, by `_id`."""
+    """Every document of the three collections, by `_id` (an enrolment's facts unpacked)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo, tz_aware=True)
     try:
         db = client[env.db]
         return {
-            name: {d["_id"]: d async for d in db[name].find({})}
+            name: {d["_id"]: unpacked(d) async for d in db[name].find({})}
             for name in ("batches", "courses", "enrolments")
         }
     finally:

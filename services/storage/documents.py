@@ -16,7 +16,7 @@ from services.domain.counts import COUNT_FIELDS
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION, MongoBatchEventLog
 from services.storage.batch_queries import MongoBatchQueries
 from services.storage.doc_cache import DocumentCache
-from services.storage.encoding import stored_enrolment
+from services.storage.encoding import from_stored, stored_enrolment
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.published import PublishedEntries
@@ -38,8 +38,10 @@ class MongoDocuments(MongoBatchEventLog, MongoBatchQueries):
         guarded: GuardedWrites,
         cache: DocumentCache | None = None,
         published: PublishedEntries | None = None,
+        pack_facts: bool = True,
     ) -> None:
         self._guarded = guarded
+        self._pack_facts = pack_facts
         self.cache = cache if cache is not None else DocumentCache(0)
         self.published = published if published is not None else PublishedEntries()
         self.batches: AsyncCollection[Raw] = db["batches"]
@@ -90,7 +92,7 @@ class MongoDocuments(MongoBatchEventLog, MongoBatchQueries):
     async def enrolments_of_batch(self, batch_id: str) -> list[EnrolmentDoc]:
         async with mongo_errors():
             cursor = self.enrolments.find({"batchId": batch_id})
-            docs = [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+            docs = [from_stored(EnrolmentDoc, raw) async for raw in cursor]
         for doc in docs:
             self.cache.put(doc)
         return [self._unpublished(doc) for doc in docs]
@@ -119,7 +121,7 @@ class MongoDocuments(MongoBatchEventLog, MongoBatchQueries):
         keys: list[str] = []
         revs: list[str] = []  # the revision each write carries
         for doc in docs:
-            body = stored_enrolment(doc)
+            body = stored_enrolment(doc, self._pack_facts)
             keys.append(doc.key)
             revs.append(body["rev"])
             if doc.rev is None:
@@ -153,7 +155,7 @@ class MongoDocuments(MongoBatchEventLog, MongoBatchQueries):
     ) -> list[M]:
         async with mongo_errors():
             found = await self._guarded.lookup.by_ids(coll, ids, None)
-        return [model.model_validate(raw) for raw in found]
+        return [from_stored(model, raw) for raw in found]
 
     async def _save_one(
         self, coll: AsyncCollection[Raw], key: str, doc: BaseModel, keep: tuple[str, ...] = ()

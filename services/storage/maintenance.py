@@ -9,6 +9,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.storage.encoding import packed, unpacked
 from services.storage.errors import is_revision_conflict, mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.revisions import next_rev, until_written
@@ -26,17 +27,20 @@ Raw = dict[str, Any]
 class MongoMaintenance:
     """The `MaintenanceStore` port."""
 
-    def __init__(self, db: AsyncDatabase[Raw], chunk: int, guarded: GuardedWrites) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Raw], chunk: int, guarded: GuardedWrites, pack_facts: bool = True
+    ) -> None:
         self._db = db
+        self._pack_facts = pack_facts  # how `replace_all` stores an enrolment's facts
         self._chunk = chunk
         self._guarded = guarded
 
     async def dump(self, collection: str) -> dict[str, Raw]:
         async with mongo_errors():
-            return {raw["_id"]: raw async for raw in self._db[collection].find({})}
+            return {raw["_id"]: unpacked(raw) async for raw in self._db[collection].find({})}
 
     async def replace_all(self, collection: str, docs: Iterable[Raw]) -> int:
-        docs = list(docs)
+        docs = [packed(dict(doc)) if self._pack_facts else dict(doc) for doc in docs]
         async with mongo_errors():
             await self._db[collection].delete_many({})
             for start in range(0, len(docs), self._chunk):

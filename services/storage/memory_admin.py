@@ -11,6 +11,7 @@ from typing import Any
 import bson
 
 from schemas.documents import BatchDoc, EnrolmentDoc
+from services.storage.encoding import unpacked
 from services.storage.memory_parts import Collections
 from services.storage.revisions import next_rev
 
@@ -126,7 +127,7 @@ class InMemoryMaintenance:
     async def insert_encoded(self, collection: str, documents: Sequence[bytes]) -> int:
         stored = self._colls[collection]
         inserted = 0
-        for raw in map(bson.decode, documents):
+        for raw in (unpacked(bson.decode(d)) for d in documents):  # as the Mongo store reads
             if raw["_id"] not in stored:
                 stored[raw["_id"]] = raw
                 inserted += 1

@@ -52,6 +52,7 @@ class MongoStore:
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
         write_concurrency: int = 1,
         cache_size: int = 0,
+        pack_facts: bool = True,
     ) -> None:
         self.client = client
         db = client[db_name]
@@ -61,11 +62,11 @@ class MongoStore:
         )
         self.cache = cache = DocumentCache(cache_size)
         published = PublishedEntries()
-        self.documents = MongoDocuments(db, guarded, cache, published)
+        self.documents = MongoDocuments(db, guarded, cache, published, pack_facts)
         self.outbox = MongoOutbox(self.documents.enrolments, guarded, cache, published)
         self.counts = MongoCounts(db, guarded)
         self.checkpoints = MongoCheckpoints(db)
-        self.maintenance = MongoMaintenance(db, bulk_chunk, guarded)
+        self.maintenance = MongoMaintenance(db, bulk_chunk, guarded, pack_facts)
         self.refresh = MongoMarks(db[REFRESH_MARKS], guarded.bulk)
         self.locks = MongoRosterLocks(db, guarded)
         self.reads = MongoReads(db)
@@ -83,6 +84,7 @@ class MongoStore:
         bulk_chunk: int = DEFAULT_BULK_CHUNK,
         write_concurrency: int = 1,
         cache_size: int = 0,
+        pack_facts: bool = True,
         **client_options: Any,
     ) -> MongoStore:
         """A client (timezone-aware datetimes) and the store over its database.
@@ -105,6 +107,7 @@ class MongoStore:
             bulk_chunk=bulk_chunk,
             write_concurrency=write_concurrency,
             cache_size=cache_size,
+            pack_facts=pack_facts,
         )
 
     def stores(self) -> Stores:

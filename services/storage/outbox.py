@@ -12,6 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from schemas.documents import EnrolmentDoc
 from services.errors import DocumentKeptChanging
 from services.storage.doc_cache import DocumentCache
+from services.storage.encoding import from_stored
 from services.storage.errors import mongo_errors
 from services.storage.guarded import GuardedWrites
 from services.storage.published import PublishedEntries, oldest_entry, unpublished
@@ -42,7 +43,7 @@ class MongoOutbox:
     async def pending(self, limit: int, min_age_s: float = 0.0) -> list[EnrolmentDoc]:
         async with mongo_errors():
             cursor = self._enrolments.find({"hasOutbox": True}).limit(limit)
-            docs = [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+            docs = [from_stored(EnrolmentDoc, raw) async for raw in cursor]
         return unpublished(docs, self._published, min_age_s)
 
     async def stats(self) -> tuple[int, datetime | None]:

@@ -9,6 +9,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.documents import BatchDoc, EnrolmentDoc
+from services.storage.encoding import from_stored
 from services.storage.errors import mongo_errors
 
 __all__ = ["MongoReads"]
@@ -46,7 +47,7 @@ class MongoReads:
         query = {"userId": user_id, **_after(after)}
         async with mongo_errors():
             cursor = self._enrolments.find(query).sort("_id", ASCENDING).limit(limit)
-            return [EnrolmentDoc.model_validate(raw) async for raw in cursor]
+            return [from_stored(EnrolmentDoc, raw) async for raw in cursor]
 
 
 def _after(after: str | None) -> Raw:
