@@ -49,6 +49,9 @@ __all__ = ["ShadowReplay", "replay_into_shadow"]
 _RULE_TYPES = ("course.published", "batch.created", "batch.updated", "batch.cancelled")
 _INSERT_CHUNK = 1000  # documents per save (the store splits them into bulk commands)
 FOLD_WORKERS = 2  # groups folded at once, in worker processes, while one is inserted
+# Groups handed to the workers ahead of the one being inserted: one more than the workers, so
+# both keep folding while this process inserts (with as many as the workers, one sat idle).
+_AHEAD = FOLD_WORKERS + 1
 
 
 @dataclass
@@ -159,7 +162,7 @@ async def _fold_groups(
         pending = iter(groups)
         inserted = 0
         while not stop.is_set():
-            while len(folding) < FOLD_WORKERS and (group := next(pending, None)) is not None:
+            while len(folding) < _AHEAD and (group := next(pending, None)) is not None:
                 future = loop.run_in_executor(
                     pool, fold_spilled, spill.path(group), rules, now, packed_facts
                 )
