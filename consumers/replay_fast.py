@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
 import sys
 import tempfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +30,7 @@ from pydantic import ValidationError
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
 from consumers.replay_spill import Spill, groups_for, read_partitions, spilled_values
+from consumers.worker_pool import worker_pool
 from producers.kafka import kafka_errors
 from producers.topics import partitions_of
 from schemas.events import CoursePublished, LearnerEvent, event_adapter
@@ -156,8 +155,7 @@ async def _fold_groups(
     (in order); True when all are in."""
     now, loop = service.clock.now(), asyncio.get_running_loop()
     packed_facts = service.settings.store_facts_packed
-    context = multiprocessing.get_context("spawn")  # nothing of this process' loop or sockets
-    with ProcessPoolExecutor(FOLD_WORKERS, mp_context=context) as pool:
+    with worker_pool(FOLD_WORKERS) as pool:
         folding: deque[tuple[int, asyncio.Future[_GroupFold]]] = deque()
         pending = iter(groups)
         inserted = 0
