@@ -15,7 +15,7 @@ from datetime import datetime
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentFact, EnrolmentRequest, LearnerFacts
 from schemas.types import day_end, day_start
 
-__all__ = ["ANY_SEAT", "Derived", "Rules", "derive", "rules_of"]
+__all__ = ["ANY_SEAT", "Derived", "Rules", "completion_upto", "derive", "rules_of"]
 
 ANY_SEAT = "*"
 """`held` for a batch without `maximumCapacity`: every request holds a seat."""
@@ -98,6 +98,12 @@ def derive(
         scorePercentage=_score(facts, rules, upto),
         request=request,
     )
+
+
+def completion_upto(facts: LearnerFacts, rules: Rules, upto: datetime) -> float | None:
+    """`completionPercentage` counting only facts no later than `upto`. It never falls as
+    `upto` grows (a content counts from its first completion on)."""
+    return _completion(facts, rules, upto)[0]
 
 
 def _completion(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime
 
 from schemas.documents import BatchDoc, Certificate, EnrolmentDoc, LearnerFacts
 from schemas.events import CertificateTemplate
 from schemas.outbound import CertificateEligible, CertificateEligibleData, certificate_event_id
 from schemas.types import format_time
-from services.domain.derive import ANY_SEAT, Derived, Rules, derive
+from services.domain.derive import ANY_SEAT, Derived, Rules, completion_upto, derive
 
 __all__ = ["latch_certificates", "latched_announcements", "meets"]
 
@@ -68,7 +69,15 @@ def _eligible_at(
     given later, by promotion, is the seat of a request opened earlier: the learner counts as
     seated from their request on.)"""
     times = _fact_times(doc.facts)
-    for time in times:
+    # `meets` needs the completion, which never falls as time goes on: no time before the
+    # first at which it reaches the template's percentage can meet it (a search, not a scan).
+    wanted = template.criteria.completionPercent
+
+    def completes(time: datetime) -> bool:
+        pct = completion_upto(doc.facts, rules, time)
+        return pct is not None and pct >= wanted
+
+    for time in times[bisect_left(times, True, key=completes) :]:
         values = derive(doc.facts, rules, doc.userId, upto=time, held=held)
         if meets(values, template):
             return time, values
