@@ -29,6 +29,7 @@ _ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 _TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 _TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_TIME_RE = re.compile(_TIME_PATTERN)
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_ID_PATTERN)]
 """A contract identifier (batchId, userId, ...): stored and returned unchanged."""
@@ -43,9 +44,11 @@ def parse_time(value: str) -> datetime:
     Milliseconds are what MongoDB stores; truncating (never rounding) keeps every instant on
     its UTC day, so the inclusive day windows of the contract are unaffected.
     """
-    parsed = datetime.fromisoformat(value.upper())
-    utc = parsed.astimezone(UTC)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    parsed = datetime.fromisoformat(value if value.isupper() else value.upper())
+    utc = parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)  # `Z` parses to UTC itself
+    if utc.microsecond % 1000:
+        utc = utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    return utc
 
 
 def format_time(value: datetime) -> str:
@@ -64,7 +67,7 @@ def _checked_date(value: str) -> str:
 def _event_time(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 timestamp string")
-    if not re.match(_TIME_PATTERN, value):
+    if not _TIME_RE.match(value):
         raise ValueError("must be an RFC 3339 timestamp with offset, like 2026-11-22T10:00:00Z")
     try:
         return parse_time(value)
