@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from consumers.certificates_cli import add_certificates_command, run_certificates
+from consumers.collector import tune_cycle_collector
 from consumers.dlq_cli import add_dlq_command, run_dlq
 from consumers.publish_cli import add_publish_command, run_publish
 from consumers.replay import add_replay_command, run_replay
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console command."""
     args = _parser().parse_args(argv)
     settings = Settings()
+    if args.command in ("run", "api", "replay"):
+        tune_cycle_collector()
     if args.command == "run":
         sys.exit(asyncio.run(run_service(settings)))
     if args.command == "api":
