@@ -59,7 +59,7 @@ async def test_replay_into_live_changes_nothing_and_a_shadow_equals_live_until_l
     code, out, err = await _replay(env, "--into", f"{mongo_db_name}_shadow")
     assert code == 0, err[-3000:]
     report = _report(out)
-    for name in ("batches", "courses", "enrolments"):
+    for name in ("batches", "courses", "enrolments", "batch_events"):
         assert "equal" in report[name] and "DIFFERENT" not in report[name], out
     assert f"{len(before['enrolments'])} compared" in report["enrolments"]
 
