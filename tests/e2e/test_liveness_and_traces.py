@@ -9,6 +9,7 @@ import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,19 +70,20 @@ async def _a_poll_that_hangs(
                 stuck.release.set()  # before the loop is stopped: it finishes the poll
 
 
+def _probed_poll_that_hangs(
+    kafka: str, mongo: str, prefix: str, db: str, **settings: Any
+) -> AbstractAsyncContextManager[Any]:
+    """`_a_poll_that_hangs` with the probes' settings: open API, a 2-second liveness timeout."""
+    return _a_poll_that_hangs(
+        kafka, mongo, prefix, db, http_port=0, api_auth="disabled", liveness_timeout_s=2, **settings
+    )
+
+
 async def test_liveness_fails_while_the_loop_is_stuck_and_recovers_after(
     kafka_bootstrap: str, mongodb_uri: str, topic_prefix: str, mongo_db_name: str
 ) -> None:
     async with (
-        _a_poll_that_hangs(
-            kafka_bootstrap,
-            mongodb_uri,
-            topic_prefix,
-            mongo_db_name,
-            http_port=0,
-            api_auth="disabled",
-            liveness_timeout_s=2,
-        ) as stuck,
+        _probed_poll_that_hangs(kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name) as stuck,
         http_app(stuck.service) as app,
     ):
         server = HttpServer(app, "127.0.0.1", 0)
@@ -104,15 +106,8 @@ async def test_liveness_fails_while_the_clocks_work_hangs_in_a_tick(
 ) -> None:
     # The clock's work runs beside the loop, which beats on: without its own signal a tick
     # that never returns would leave every batch's status stale behind a 200.
-    async with _a_poll_that_hangs(
-        kafka_bootstrap,
-        mongodb_uri,
-        topic_prefix,
-        mongo_db_name,
-        http_port=0,
-        api_auth="disabled",
-        liveness_timeout_s=2,
-        status_refresh_s=0.5,
+    async with _probed_poll_that_hangs(
+        kafka_bootstrap, mongodb_uri, topic_prefix, mongo_db_name, status_refresh_s=0.5
     ) as stuck:
         pipeline, release_tick = stuck.service.pipeline, asyncio.Event()
         real_tick = pipeline.tick
