@@ -9,13 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv build-stack stack-up stack-down stack-status run test test-fast lint lint-deploy schemas bench faults soak demo operating-plots fuzz-api clean
+.PHONY: help venv build-stack stack-up stack-down stack-status stack-purge run test test-fast lint lint-deploy schemas bench faults soak demo operating-plots fuzz-api clean
 
 help:
 	@echo "make run        - start the local stack (if no servers are configured) and the service"
 	@echo "make test       - install everything, start the servers, run the whole suite, stop them"
 	@echo "make lint       - ruff, mypy, import-linter, and the Helm chart, alerts, dashboard (deploy/check.sh)"
 	@echo "make stack-up / stack-down / stack-status - the local Kafka + FerretDB stack"
+	@echo "make stack-purge - stop it and delete its data (a stack grown large starts slowly)"
 	@echo "make bench / faults / demo - benchmark, fault suite, demo publisher"
 	@echo "make soak       - 3 instances, 100k+ facts, 10 minutes of random faults, exact check"
 	@echo "make operating-plots - a run watched through /metrics: docs/operating-*.png"
@@ -40,6 +41,10 @@ stack-down:
 
 stack-status: venv
 	$(BIN)/python -m devstack status
+
+# Stops the stack and deletes its data and logs (topics, databases); the next start is fresh.
+stack-purge:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m devstack down --purge; else $(PYTHON) -m devstack down --purge; fi
 
 # Starts the local stack unless BATCH_SERVICE_KAFKA_BOOTSTRAP / BATCH_SERVICE_MONGODB_URI point elsewhere,
 # then runs the service in the foreground (Ctrl-C stops it; `make stack-down` stops the stack).

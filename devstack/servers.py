@@ -104,7 +104,8 @@ def launch(server: Server, ports: Ports, timeout_s: float) -> int:
             if time.monotonic() >= deadline:
                 raise StackError(
                     f"{server.name} was not ready within {timeout_s:.0f} s "
-                    f"(pid {pid}); last lines of {server.log_path}:\n"
+                    f"(pid {pid}); a stack whose data grew large over many runs starts "
+                    f"slowly: `make stack-purge` resets it. Last lines of {server.log_path}:\n"
                     f"{procs.tail(server.log_path, offset=offset)}"
                 )
             time.sleep(0.25)
