@@ -3,7 +3,8 @@ memory: the rule topics first (to their end), then the learner facts, spilled to
 groups of batches (`consumers.replay_spill`), each group folded once (`services.replaying`)
 and inserted in bulk, with its batches' counts.
 
-Groups are folded in `FOLD_WORKERS` worker processes, a few ahead of the one being inserted:
+Groups are folded in `FOLD_WORKERS` worker processes (`consumers.replay_fold`), a few ahead
+of the one being inserted:
 the fold is the replay's CPU, the inserts are the database's. Memory holds those few groups
 (`GROUP_RECORDS` facts each; a worker hands back its documents encoded); the spill files
 live in the system's temporary directory for the replay's duration. A checkpoint after each
@@ -14,39 +15,32 @@ again: reading Kafka is the cheap part).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import gc
 import sys
 import tempfile
 import time
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
-from consumers.replay_spill import Spill, groups_for, read_partitions, spilled_values
+from consumers.replay_fold import GroupFold, fold_spilled, worker_ready
+from consumers.replay_spill import Spill, groups_for, read_partitions
 from consumers.worker_pool import worker_pool
 from producers.kafka import kafka_errors
 from producers.topics import partitions_of
-from schemas.events import CoursePublished, LearnerEvent, event_adapter
 from schemas.topics import TOPIC_OF_TYPE
-from services.convergence import BATCH_EVENTS
-from services.domain.counts import count_learners, counted_fields
+from services.domain.counts import count_learners
 from services.errors import KafkaUnavailable
 from services.pipeline import Pipeline
-from services.replaying import fold_learners
 from services.rules_snapshot import RulesSnapshot
 from services.storage import InMemoryStore
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
-from services.storage.encoding import encode_enrolments
 
 __all__ = ["ShadowReplay", "replay_into_shadow"]
 
@@ -98,7 +92,7 @@ async def replay_into_shadow(
         await consumer.start()
     pool = worker_pool(FOLD_WORKERS)
     for _ in range(FOLD_WORKERS):
-        pool.submit(_ready)  # spawned and importing while the topics are read
+        pool.submit(worker_ready)  # spawned and importing while the topics are read
     try:
         # 1. The rules, to their end, through the service's own pipeline (few, and ordered):
         # in memory, then written at once (against the database, each event took several
@@ -182,7 +176,7 @@ async def _fold_groups(
     (in order); True when all are in."""
     now, loop = service.clock.now(), asyncio.get_running_loop()
     packed_facts = service.settings.store_facts_packed
-    folding: deque[tuple[int, asyncio.Future[_GroupFold]]] = deque()
+    folding: deque[tuple[int, asyncio.Future[GroupFold]]] = deque()
     pending = iter(groups)
     inserted = 0
     while not stop.is_set():
@@ -206,68 +200,7 @@ async def _fold_groups(
     return inserted == len(groups)
 
 
-def _ready() -> None:
-    """Nothing: submitted once per worker at the start, so that the workers are spawned and
-    have imported the fold's modules (a second or two each) before the first group."""
-
-
-@dataclass
-class _GroupFold:
-    """A group folded in a worker process: its documents encoded for the store, its batches'
-    counts, and what it would have announced."""
-
-    encoded: list[bytes]
-    counts: dict[str, dict[str, int]]
-    certificates: int
-    statuses: int
-    bad: int
-
-
-def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -> _GroupFold:
-    """Parse, fold, count and encode one group's facts (in a worker process: it hands over
-    bytes, which cost nothing to receive, rather than models)."""
-    with _cycle_collector_paused():
-        return _fold_spilled(path, rules, now, pack)
-
-
-def _fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -> _GroupFold:
-    events: list[LearnerEvent] = []
-    bad = 0
-    for value in spilled_values(path):
-        try:
-            event = event_adapter.validate_json(value)
-        except (ValidationError, ValueError, RecursionError):
-            bad += 1
-            continue
-        if isinstance(event, (CoursePublished, *BATCH_EVENTS)):
-            bad += 1  # a rule event on a learner topic: the wrong topic
-            continue
-        events.append(event)
-    fold = fold_learners(events, rules, now)
-    by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in fold.documents:
-        by_batch[doc.batchId].append(counted_fields(doc))
-    counts = {batch_id: count_learners(learners) for batch_id, learners in by_batch.items()}
-    encoded = encode_enrolments(fold.documents, pack)
-    return _GroupFold(encoded, counts, fold.certificates, fold.statuses, bad)
-
-
-@contextlib.contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """A fold makes millions of objects and keeps most of them to its end: the cycle
-    collector's passes over them took a third of its time, and found next to nothing
-    (reference counting frees the fold's garbage). Paused for one fold, run once after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-            gc.collect()
-
-
-async def _insert(service: Service, fold: _GroupFold, report: ShadowReplay) -> None:
+async def _insert(service: Service, fold: GroupFold, report: ShadowReplay) -> None:
     """The group's documents, then its batches' counts (a batch is folded whole, in one
     group). On a resumed group some documents exist already, with the same content: left."""
     maintenance, counts = service.stores.maintenance, service.stores.counts

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from consumers import cli
-from consumers.collector import THRESHOLDS, tune_cycle_collector
+from consumers.collector import THRESHOLDS, cycle_collector_paused, tune_cycle_collector
 
 
 @pytest.fixture
@@ -45,3 +45,17 @@ def test_short_commands_leave_it(collector_restored: None, monkeypatch: pytest.M
     with pytest.raises(SystemExit):
         cli.main(["dlq", "list"])
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_fold_runs_with_the_collector_paused_and_restored_after() -> None:
+    assert gc.isenabled()
+    with cycle_collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "a collector paused by the caller stays paused"
+    finally:
+        gc.enable()
