@@ -35,6 +35,10 @@ log = structlog.get_logger("batch_service.api")
 
 router = APIRouter(tags=["sunbird"], include_in_schema=True)
 _EXTRA = {"x-sunbird": True}
+# A search's `count` is every batch that matches, as Elasticsearch counts its hits for Sunbird,
+# exact up to this many (Elasticsearch's own default for `track_total_hits`): counting reads
+# the matches a page of 100 at a time.
+SEARCH_COUNT_CAP = 10_000
 Work = Callable[[Caller, ApiDeps, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -133,7 +137,8 @@ async def read(batchId: str, request: Request) -> JSONResponse:
 
 @router.post("/v1/course/batch/search", openapi_extra=_EXTRA)
 async def search(request: Request) -> JSONResponse:
-    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit`."""
+    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit`; `count`
+    is how many match in all (up to `SEARCH_COUNT_CAP`)."""
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         given = req.get("filters")
@@ -149,7 +154,11 @@ async def search(request: Request) -> JSONResponse:
         limit = max(1, min(asked, 100)) if isinstance(asked, int) else 100
         page = await batches.list_batches(caller, deps, course, status, None, limit)
         content = [batch_of(b) for b in page.items]
-        return {"response": {"count": len(content), "content": content}}
+        count, cursor = len(content), page.nextCursor
+        while cursor is not None and count < SEARCH_COUNT_CAP:
+            more = await batches.list_batches(caller, deps, course, status, cursor, 100)
+            count, cursor = count + len(more.items), more.nextCursor
+        return {"response": {"count": min(count, SEARCH_COUNT_CAP), "content": content}}
 
     return await _handle("api.course.batch.search", request, work)
 

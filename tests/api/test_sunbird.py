@@ -238,3 +238,28 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
         400,
         "USER_NOT_ENROLLED_COURSE",
     )
+
+
+async def test_a_search_counts_every_matching_batch_and_answers_a_page_of_them(api: Api) -> None:
+    """Sunbird's `count` is the total Elasticsearch found, `content` at most `limit` of them:
+    a client pages and shows "2 of 3" from it."""
+    course = fresh("sb-course")
+    ongoing = sorted(fresh("sb-count") for _ in range(3))
+    for batch_id in ongoing:
+        await api.create(batch_id, courseId=course)
+    await api.create(fresh("sb-later"), courseId=course, startDate="2026-07-01")  # upcoming
+
+    async def search(limit: int | None) -> dict[str, Any]:
+        request: dict[str, Any] = {"filters": {"courseId": course, "status": 1}}
+        if limit is not None:
+            request["limit"] = limit
+        found = await api.client.post(
+            "/v1/course/batch/search", json={"request": request}, headers=user("a", "admin")
+        )
+        return envelope(found, "api.course.batch.search", 200)["result"]["response"]
+
+    page = await search(2)
+    assert page["count"] == 3
+    assert [b["batchId"] for b in page["content"]] == ongoing[:2]
+    whole = await search(None)
+    assert (whole["count"], [b["batchId"] for b in whole["content"]]) == (3, ongoing)
