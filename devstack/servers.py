@@ -105,7 +105,8 @@ def launch(server: Server, ports: Ports, timeout_s: float) -> int:
                 raise StackError(
                     f"{server.name} was not ready within {timeout_s:.0f} s "
                     f"(pid {pid}); a stack whose data grew large over many runs starts "
-                    f"slowly: `make stack-purge` resets it. Last lines of {server.log_path}:\n"
+                    f"slowly: `make stack-purge` resets it, or allow more time with "
+                    f"DEVSTACK_START_TIMEOUT_S. Last lines of {server.log_path}:\n"
                     f"{procs.tail(server.log_path, offset=offset)}"
                 )
             time.sleep(0.25)
