@@ -4,6 +4,7 @@ once). Strict: a number is never accepted for a string, nor a string for a numbe
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -231,6 +232,14 @@ class AssessmentSubmittedData(_Data):
 
     @property
     def percent(self) -> float:
-        """100 x score / maxScore; dividing first keeps a full score at exactly 100 and a huge
-        score finite."""
-        return 100.0 * (self.score / self.maxScore)
+        """100 x score / maxScore, in the contract's order: a whole percentage of whole numbers
+        comes out exact (57 of 100 is 57.0, where dividing first gave 56.99999999999999 and
+        failed a `minScorePercent` of 57). A full score is exactly 100; a score so large that
+        100 x score overflows is divided first (its percentage is then as exact as a float
+        allows)."""
+        if self.score == self.maxScore:
+            return 100.0
+        scaled = 100.0 * self.score
+        if math.isinf(scaled):
+            return 100.0 * (self.score / self.maxScore)
+        return scaled / self.maxScore

@@ -215,6 +215,20 @@ def test_min_score_must_be_reached() -> None:
     assert templates_of(fold(*stream, assessment("q", 70))) == ["t"]
 
 
+def test_a_score_exactly_at_the_minimum_meets_it() -> None:
+    """100 x 57 / 100 is 57 (dividing first gave 56.99999999999999: refused at 57)."""
+    stream = [
+        course(leaf_nodes=["a"], assessments=["q"]),
+        batch_created(templates=[template("t", min_score=57)]),
+        enrolled(),
+        completed("a"),
+    ]
+    world = fold(*stream, assessment("q", 57, max_score=100))
+    assert doc(world).scorePercentage == 57.0
+    assert templates_of(world) == ["t"]
+    assert templates_of(fold(*stream, assessment("q", 29, max_score=50))) == ["t"]  # 58
+
+
 def test_missing_score_fails_a_min_score() -> None:
     world = fold(
         course(leaf_nodes=["a"], assessments=[]),

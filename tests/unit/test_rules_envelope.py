@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.events import (
@@ -322,6 +324,22 @@ def test_score_percent_of_a_large_valid_score_is_finite() -> None:
     event = parse(valid("assessment.submitted", score=1e308, maxScore=1e308))
     assert isinstance(event, AssessmentSubmitted)
     assert event.data.percent == 100.0
+    half = parse(valid("assessment.submitted", score=0.5e308, maxScore=1e308))
+    assert isinstance(half, AssessmentSubmitted)
+    assert half.data.percent == 50.0
+
+
+@given(st.integers(0, 10_000), st.integers(1, 10_000))
+def test_a_whole_percentage_of_whole_scores_is_exact(score: int, max_score: int) -> None:
+    """Contract 3: 100 x score / maxScore. 57 of 100 is 57.0, not 56.99999999999999 (dividing
+    first), so that it meets a `minScorePercent` of 57; and no percentage passes 100."""
+    score = min(score, max_score)
+    event = parse(valid("assessment.submitted", score=score, maxScore=max_score))
+    assert isinstance(event, AssessmentSubmitted)
+    assert event.data.percent <= 100.0
+    if 100 * score % max_score == 0:
+        assert event.data.percent == 100 * score // max_score
+    assert event.data.percent == 100 * score / max_score
 
 
 # Bad JSON.
