@@ -137,8 +137,8 @@ async def read(batchId: str, request: Request) -> JSONResponse:
 
 @router.post("/v1/course/batch/search", openapi_extra=_EXTRA)
 async def search(request: Request) -> JSONResponse:
-    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit`; `count`
-    is how many match in all (up to `SEARCH_COUNT_CAP`)."""
+    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit` (at most
+    100); `count` is how many match in all, exact up to 10,000."""
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         given = req.get("filters")
