@@ -108,9 +108,7 @@ async def list_batches(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> Page[BatchView]:
     """Batches, by course and status now, a page at a time (in batchId order)."""
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API gave")
+    after = decode_cursor(cursor, lambda position: isinstance(position, str))
     now, reads = deps.clock.now(), deps.stores.reads
     items: list[BatchView] = []
     candidates = _PREVIOUS[status] if status else None

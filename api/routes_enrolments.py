@@ -132,7 +132,9 @@ async def unenrol(
     [event] = await kept(deps, caller, key, {"command": "unenrol", **data}, [fresh])
     doc = await _learner(deps, batchId, userId)
     if not (key and doc is not None and any(f.id == event["id"] for f in doc.facts.enrolments)):
-        if doc is None or doc.enrolmentStatus not in ("enrolled", "waitlisted"):
+        # An open request may also be a refused one (`batch-full`): it is seated when a seat
+        # frees (contract 7), so its learner may withdraw it.
+        if doc is None or doc.request is None:
             raise Problem(404, "not-enrolled", f"{userId!r} is not enrolled in {batchId!r}")
         if doc.progressStatus == 2:
             raise Problem(422, "learner-completed", "a learner who completed cannot be unenrolled")
@@ -163,7 +165,7 @@ async def participants(
         )
     ]
     ordered = sorted(wanted, key=_place)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, _is_place)
     if after is not None:
         ordered = [d for d in ordered if list(_place(d)) > after]
     page = ordered[:limit]
@@ -183,6 +185,17 @@ def _place(doc: EnrolmentDoc) -> tuple[int, int, str, str, str]:
         request.time.isoformat() if request else "",
         request.eventId if request else "",
         doc.userId,
+    )
+
+
+def _is_place(value: object) -> bool:
+    """Whether a decoded cursor has the shape `_place` gives (another route's cursor, or one
+    made by hand, would not compare with it)."""
+    return (
+        isinstance(value, list)
+        and len(value) == 5
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:2])
+        and all(isinstance(v, str) for v in value[2:])
     )
 
 
@@ -207,9 +220,7 @@ async def users_batches(
 ) -> Page[EnrolmentView]:
     """A learner's batches (their enrolment documents), a page at a time."""
     require_self_or_admin(caller, userId, "list this learner's batches")
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API gave")
+    after = decode_cursor(cursor, lambda position: isinstance(position, str))
     found = await deps.stores.reads.enrolments_of_user(userId, after, limit + 1)
     page = found[:limit]
     more = len(found) > limit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -129,17 +130,25 @@ def encode_cursor(position: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The position a cursor names (None: the start); 400 for a cursor we did not make."""
+def decode_cursor(cursor: str | None, shaped: Callable[[Any], bool]) -> Any:
+    """The position a cursor names (None: the start); 400 for a cursor we did not make: one
+    that does not decode, or whose position is not `shaped` as this list's are (another
+    list's cursor, or one made by hand)."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
+        position = _UNDECODED
+    if position is _UNDECODED or not shaped(position):
         raise Problem(
             400,
             "invalid-cursor",
             "the cursor is not one this API gave",
             [{"field": "cursor", "message": "unknown cursor"}],
-        ) from None
+        )
+    return position
+
+
+_UNDECODED = object()

@@ -81,13 +81,18 @@ class Api:
 
     async def course(self, course_id: str = "course-1", leaves: tuple[str, ...] = ("a",)) -> None:
         """A course, published as its owning service would (not an API command)."""
+        data = {"courseId": course_id, "leafNodes": list(leaves), "assessments": []}
+        await self.publish("course.published", data, "2026-01-01T00:00:00Z")
+
+    async def publish(self, event_type: str, data: dict[str, Any], time: str) -> None:
+        """An event published to the inbound topics by another service, not through the API."""
         event = {
             "specversion": "1.0",
-            "id": fresh("course"),
+            "id": fresh(event_type),
             "source": "tests",
-            "time": "2026-01-01T00:00:00Z",
-            "type": "course.published",
-            "data": {"courseId": course_id, "leafNodes": list(leaves), "assessments": []},
+            "time": time,
+            "type": event_type,
+            "data": data,
         }
         settings = self.service.settings
         await publish(settings.kafka_bootstrap, settings.topic_prefix, [event])

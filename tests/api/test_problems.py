@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +49,18 @@ async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None
     )
     batch_id = fresh("b")
     await api.create(batch_id)
+    # A cursor that decodes but is not this list's (another list's, or made by hand).
+    for path, position in (
+        (f"/v1/batches/{batch_id}/enrolments", "b-1"),
+        (f"/v1/batches/{batch_id}/enrolments", [1, "x"]),
+        ("/v1/users/u/enrolments", [0, 0, "", "", "u"]),
+        ("/v1/batches", {"after": "b-1"}),
+    ):
+        raw = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+        body = assert_problem(
+            await api.client.get(f"{path}?cursor={raw}", headers=ADMIN), 400, "invalid-cursor"
+        )
+        assert body["errors"] == [{"field": "cursor", "message": "unknown cursor"}]
     for wait in ("31", "-1", "nan", "inf"):  # a NaN wait compares false to any bound
         waited = await api.client.post(
             f"/v1/batches/{batch_id}/enrolments?wait={wait}", json={"userId": "u"}, headers=ADMIN

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from urllib.parse import quote
 
+from schemas.types import format_time
 from tests.api.conftest import ADMIN, Api, auth, batch_body, fresh
 
 
@@ -101,6 +102,39 @@ async def test_enrolments_participants_in_order_one_learner_and_a_learners_batch
     assert promoted.status_code == 200 and promoted.json()["enrolmentStatus"] == "enrolled"
     mine = await api.client.get("/v1/users/u3/enrolments", headers=auth("u3"))
     assert batch_id in [e["batchId"] for e in mine.json()["items"]]
+
+
+async def test_a_learner_refused_for_a_full_batch_may_withdraw_the_request(api: Api) -> None:
+    """Contract 7: a refused `batch-full` request stays open and is seated when a seat frees,
+    so its learner may unenrol (withdraw it) like a waitlisted one."""
+    batch_id = fresh("full")
+    await api.create(batch_id, maximumCapacity=1)
+    path = f"/v1/batches/{batch_id}/enrolments"
+    seated = await api.client.post(f"{path}?wait=20", json={"userId": "a"}, headers=ADMIN)
+    assert seated.status_code == 200 and seated.json()["enrolmentStatus"] == "enrolled"
+    # The API refuses a full batch up front; another publisher's enrolment is folded.
+    later = format_time(api.clock.now() + timedelta(seconds=1))  # a's request was made now
+    await api.publish("enrolment.created", {"batchId": batch_id, "userId": "b"}, later)
+
+    for _ in range(200):
+        found = await api.client.get(f"{path}/b", headers=auth("b"))
+        if found.status_code == 200 and found.json()["refusedReason"] == "batch-full":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"b was never refused batch-full: {found.text}")
+    before = api.clock.now()
+    api.clock.advance(timedelta(seconds=2))  # the withdrawal comes after the request
+    try:
+        left = await api.client.delete(f"{path}/b?wait=20", headers=auth("b"))
+        assert left.status_code == 200, left.text
+        assert (left.json()["enrolmentStatus"], left.json()["request"]) == ("not-enrolled", None)
+        freed = await api.client.delete(f"{path}/a?wait=20", headers=auth("a"))
+        assert freed.status_code == 200
+    finally:
+        api.clock.set(before)
+    after = await api.client.get(f"{path}/b", headers=auth("b"))
+    assert after.json()["enrolmentStatus"] == "not-enrolled"  # withdrawn: not seated now
 
 
 async def test_progress_with_wait_shows_the_certificate_the_fold_decided(api: Api) -> None:
