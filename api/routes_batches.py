@@ -33,10 +33,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
 Wait = Annotated[float | None, Query(description="seconds to wait for the fold (at most 30)")]
-_PREVIOUS: dict[str, list[str | None]] = {  # a stored status may lag status_refresh_s behind
+# The stored statuses a batch with this live status may have: the stored one lags behind
+# the dates (by `status_refresh_s` while a consumer runs, for as long as none does), and the
+# dates move it one way only (a rule change is folded with its new status at once).
+_PREVIOUS: dict[str, list[str | None]] = {
     "upcoming": ["upcoming", None],
     "ongoing": ["upcoming", "ongoing", None],
-    "completed": ["ongoing", "completed", None],
+    "completed": ["upcoming", "ongoing", "completed", None],
     "cancelled": ["cancelled"],
 }
 

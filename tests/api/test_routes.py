@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from schemas.types import format_time
@@ -66,6 +66,17 @@ async def test_batches_are_listed_by_course_and_status_a_page_at_a_time(api: Api
     upcoming = await api.client.get(f"/v1/batches?courseId={course}&status=upcoming", headers=ADMIN)
     assert [b["batchId"] for b in upcoming.json()["items"]] == [future]
     assert upcoming.json()["nextCursor"] is None
+    # Contract 8: the API computes the status at read. The stored one (still `upcoming`: no
+    # clock work ran) may lag any time behind, e.g. while only `batch-service api` runs.
+    before = api.clock.now()
+    api.clock.set(datetime(2026, 8, 2, 12, tzinfo=UTC))
+    try:
+        over = await api.client.get(
+            f"/v1/batches?courseId={course}&status=completed", headers=ADMIN
+        )
+    finally:
+        api.clock.set(before)
+    assert [b["batchId"] for b in over.json()["items"]] == [future]
 
 
 async def test_enrolments_participants_in_order_one_learner_and_a_learners_batches(
