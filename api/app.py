@@ -38,8 +38,8 @@ def create_app(
         title="Batch Service",
         version=API_VERSION,
         description=_DESCRIPTION,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url="/openapi.json" if api else None,  # it describes the API: off with it
+        docs_url="/docs" if api else None,
         redoc_url=None,
     )
     app.state.deps = deps

@@ -179,7 +179,8 @@ async def test_metrics_and_probes_when_the_api_is_off(
     try:
         base = http_address(service)
         await service.wait_consuming()
-        assert (await get(base, "/v1/batches")).status_code == 404
+        for path in ("/v1/batches", "/openapi.json", "/docs"):  # contract 10: no API at all
+            assert (await get(base, path)).status_code == 404, path
         assert (await get(base, "/healthz")).status_code == 200
         await eventually(lambda: _status(base, "/readyz", 200), 30, "ready with the API off")
         assert "batch_service_rebalances_total" in (await get(base, "/metrics")).text
