@@ -1,8 +1,9 @@
-"""Retries for what is transient: backoff with jitter, bounded in time, abandoned on stop."""
+"""Retries for what is transient: backoff with jitter, bounded in time, and shortly after a stop."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,22 +37,40 @@ class RetryPolicy:
     backoff_max_s: float
     stop: asyncio.Event | None = None
     on_retry: Callable[[RetryCallState], None] | None = None
+    # Once `stop` is set, a failing call is retried this much longer: a shutdown finishes the
+    # batch in hand and commits it through a blip (a coordinator moving, a broker restarting),
+    # and still ends soon when a dependency is down (exit 1; the batch is delivered again).
+    stop_grace_s: float = 10.0
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call` until it succeeds; retry retriable errors, re-raise the rest.
 
-        Gives up (re-raising the last error) after `max_elapsed_s`, or once `stop` is set.
+        Gives up (re-raising the last error) after `max_elapsed_s`, or `stop_grace_s` after
+        the first failure it sees with `stop` set.
         """
-        stop = self.stop
+        stop, grace = self.stop, self.stop_grace_s
+        stopped_at: float | None = None
+        backoff = wait_exponential_jitter(multiplier=0.2, max=self.backoff_max_s)
 
         def stopping(state: RetryCallState) -> bool:
-            return stop_after_delay(self.max_elapsed_s)(state) or (
-                stop is not None and stop.is_set()
-            )
+            nonlocal stopped_at
+            if stop_after_delay(self.max_elapsed_s)(state):
+                return True
+            if stop is None or not stop.is_set():
+                return False
+            if stopped_at is None:
+                stopped_at = time.monotonic()
+            return time.monotonic() - stopped_at >= grace
+
+        def waiting(state: RetryCallState) -> float:
+            pause = backoff(state)
+            if stopped_at is not None:  # no sleep past the grace
+                pause = min(pause, max(0.0, stopped_at + grace - time.monotonic()))
+            return pause
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retriable),
-            wait=wait_exponential_jitter(multiplier=0.2, max=self.backoff_max_s),
+            wait=waiting,
             stop=stopping,
             before_sleep=self.on_retry,
             reraise=True,
