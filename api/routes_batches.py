@@ -165,7 +165,12 @@ async def _check_update(deps: ApiDeps, batch: BatchDoc, changes: dict[str, Any])
     """Contract 9's rules for an update, against the batch as it is."""
     now = deps.clock.now()
     if "courseId" in changes and changes["courseId"] not in (None, batch.courseId):
-        raise Problem(422, "course-immutable", "a batch's courseId cannot change")
+        raise Problem(
+            400,
+            "course-immutable",
+            "a batch's courseId cannot change",
+            [{"field": "courseId", "message": f"the batch's course is {batch.courseId!r}"}],
+        )
     if (
         "startDate" in changes
         and changes["startDate"] != batch.startDate
@@ -178,13 +183,17 @@ async def _check_update(deps: ApiDeps, batch: BatchDoc, changes: dict[str, Any])
         raise Problem(
             422, "batch-completed", "the end date of a completed batch cannot move earlier"
         )
+    # The batch the update would leave must be valid input as a whole (contract 2 and 7; a
+    # `batch.created` breaking these is a 400 too): the fields sent are the ones named.
     merged = batch.model_copy(update={k: v for k, v in changes.items() if k != "courseId"})
     dates = [d for d in (merged.startDate, merged.enrollmentEndDate, merged.endDate) if d]
     if dates != sorted(dates):
-        raise Problem(422, "dates-out-of-order", "need startDate <= enrollmentEndDate <= endDate")
+        message = "need startDate <= enrollmentEndDate <= endDate"
+        raise Problem(400, "dates-out-of-order", message, _fields(changes, _DATES, message))
     low, high = merged.minimumCapacity, merged.maximumCapacity
     if low is not None and high is not None and low > high:
-        raise Problem(422, "capacity-order", "minimumCapacity must not exceed maximumCapacity")
+        message = "minimumCapacity must not exceed maximumCapacity"
+        raise Problem(400, "capacity-order", message, _fields(changes, _CAPACITIES, message))
     if "maximumCapacity" in changes and high is not None:
         seated = sum(
             d.enrolled for d in await deps.stores.documents.enrolments_of_batch(batch.batchId)
@@ -195,6 +204,15 @@ async def _check_update(deps: ApiDeps, batch: BatchDoc, changes: dict[str, Any])
                 "capacity-below-seated",
                 f"{seated} learners hold a seat: maximumCapacity must be at least that",
             )
+
+
+_DATES = ("startDate", "enrollmentEndDate", "endDate")
+_CAPACITIES = ("minimumCapacity", "maximumCapacity")
+
+
+def _fields(changes: dict[str, Any], names: tuple[str, ...], message: str) -> list[dict[str, str]]:
+    """Per-field errors for the fields of `names` the update sent."""
+    return [{"field": name, "message": message} for name in names if name in changes]
 
 
 @router.post(

@@ -61,6 +61,17 @@ async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None
             await api.client.get(f"{path}?cursor={raw}", headers=ADMIN), 400, "invalid-cursor"
         )
         assert body["errors"] == [{"field": "cursor", "message": "unknown cursor"}]
+    # An update whose batch would break the rules a `batch.created` is held to: invalid input.
+    capped = fresh("b")
+    await api.create(capped, maximumCapacity=3)
+    for target, change, code in (
+        (batch_id, {"endDate": "2026-04-01"}, "dates-out-of-order"),  # before its startDate
+        (capped, {"minimumCapacity": 5}, "capacity-order"),  # above its maximumCapacity
+        (batch_id, {"courseId": "another-course"}, "course-immutable"),
+    ):
+        patched = await api.client.patch(f"/v1/batches/{target}", json=change, headers=ADMIN)
+        body = assert_problem(patched, 400, code)
+        assert [e["field"] for e in body["errors"]] == list(change), body
     for wait in ("31", "-1", "nan", "inf"):  # a NaN wait compares false to any bound
         waited = await api.client.post(
             f"/v1/batches/{batch_id}/enrolments?wait={wait}", json={"userId": "u"}, headers=ADMIN
