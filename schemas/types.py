@@ -27,7 +27,8 @@ DAY = timedelta(days=1)
 # legal. Lone surrogates never get this far: the JSON parser rejects them as invalid JSON.
 _ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 _TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+# RFC 3339 puts no bound on the fraction's digits: 30 is more than any clock gives.
+_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,30})?([Zz]|[+-]\d{2}:\d{2})$"
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _TIME_RE = re.compile(_TIME_PATTERN)
 
@@ -42,9 +43,14 @@ def parse_time(value: str) -> datetime:
     """Parse an RFC 3339 timestamp with offset into an aware UTC datetime, to the millisecond.
 
     Milliseconds are what MongoDB stores; truncating (never rounding) keeps every instant on
-    its UTC day, so the inclusive day windows of the contract are unaffected.
+    its UTC day, so the inclusive day windows of the contract are unaffected. A leap second
+    (`23:59:60`, which RFC 3339 allows and Python cannot hold) is the last millisecond of its
+    minute: after every instant before it, before the next minute, on the same day.
     """
-    parsed = datetime.fromisoformat(value if value.isupper() else value.upper())
+    text = value if value.isupper() else value.upper()
+    if text[17:19] == "60":
+        return parse_time(text[:17] + "59.999" + text[19:].lstrip(".0123456789"))
+    parsed = datetime.fromisoformat(text)
     utc = parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)  # `Z` parses to UTC itself
     if utc.microsecond % 1000:
         utc = utc.replace(microsecond=utc.microsecond // 1000 * 1000)

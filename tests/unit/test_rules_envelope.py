@@ -223,6 +223,25 @@ def test_time_is_truncated_to_the_millisecond() -> None:
     assert event.time == datetime(2026, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
+def test_a_fraction_of_any_length_is_accepted() -> None:
+    """RFC 3339 bounds no fraction: a clock with more digits than nanoseconds is still valid."""
+    event = parse({**valid("content.completed"), "time": "2026-11-22T10:00:00.123456789012Z"})
+    assert event.time == datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("time", "expected"),
+    [
+        ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+        ("2027-01-01T00:59:60.25+01:00", datetime(2026, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+    ],
+)
+def test_a_leap_second_is_the_last_millisecond_of_its_minute(time: str, expected: datetime) -> None:
+    """RFC 3339 allows second 60; Python cannot hold it: it becomes :59.999 on the same day."""
+    event = parse({**valid("content.completed"), "time": time})
+    assert event.time == expected
+
+
 def test_lowercase_t_and_z_are_accepted() -> None:
     event = parse({**valid("content.completed"), "time": "2026-11-22t10:00:00.5z"})
     assert event.time == datetime(2026, 11, 22, 10, 0, 0, 500000, tzinfo=UTC)
@@ -244,6 +263,7 @@ def test_naive_time_is_rejected() -> None:
         "2026-13-01T10:00:00Z",
         "2026-02-30T10:00:00Z",
         "2026-11-22T25:00:00Z",
+        "2026-11-22T10:00:61Z",
         "2026-11-22T10:00:00Z\n",
         "\uff12\uff10\uff12\uff16-11-22T10:00:00Z",  # fullwidth digits
         "",
