@@ -13,7 +13,7 @@ from producers.sdk import BatchEventPublisher
 from services.ports import Clock, Stores
 from services.settings import Settings
 
-__all__ = ["ApiDeps", "CallerDep", "DepsDep", "authenticated", "deps_of"]
+__all__ = ["ApiDeps", "CallerDep", "DepsDep", "authenticated", "deps_of", "limited_caller"]
 
 
 @dataclass
@@ -42,6 +42,12 @@ async def authenticated(
     request: Request, deps: DepsDep, authorization: Annotated[str | None, Header()] = None
 ) -> Caller:
     """The caller, authenticated, then counted against the rate limit."""
+    return await limited_caller(request, deps, authorization)
+
+
+async def limited_caller(request: Request, deps: ApiDeps, authorization: str | None) -> Caller:
+    """The caller of this `Authorization` header, counted against the rate limit: per caller,
+    or per address while authentication is disabled (every call is then the same admin)."""
     caller = deps.authenticator.caller(authorization)
     who = caller.user_id if not deps.authenticator.disabled else _client(request)
     await deps.limiter.check(who)

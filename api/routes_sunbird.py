@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
@@ -19,11 +19,12 @@ from api import routes_batches as batches
 from api import routes_enrolments as enrolments
 from api.access import may_manage, require
 from api.auth import Caller
-from api.deps import ApiDeps, deps_of
+from api.deps import ApiDeps, deps_of, limited_caller
 from api.problems import INTERNAL_ERROR, Problem, unavailable_problem
 from api.requests import BatchCreateRequest, BatchPatchRequest, EnrolRequest, ProgressRequest
 from api.routes_progress import report_progress
 from api.sunbird import sunbird_error, sunbird_ok
+from api.sunbird_search import search_batches
 from api.sunbird_views import batch_of, content_states, course_of, progress_events
 from producers.validation import InvalidEvent
 from services.domain import batch_status
@@ -35,10 +36,10 @@ log = structlog.get_logger("batch_service.api")
 
 router = APIRouter(tags=["sunbird"], include_in_schema=True)
 _EXTRA = {"x-sunbird": True}
-# A search's `count` is every batch that matches, as Elasticsearch counts its hits for Sunbird,
-# exact up to this many (Elasticsearch's own default for `track_total_hits`): counting reads
-# the matches a page of 100 at a time.
-SEARCH_COUNT_CAP = 10_000
+# Sunbird writes before it answers: a client reads, or enrols in, what it just wrote. So a
+# write here answers once the service has folded it, or after this many seconds (then still
+# SUCCESS: the event is accepted and will be folded, as a native 202 says).
+SUNBIRD_WRITE_WAIT_S = 10.0
 Work = Callable[[Caller, ApiDeps, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -48,8 +49,7 @@ async def _handle(api_id: str, request: Request, work: Work, body: bool = True) 
     try:
         token = request.headers.get("x-authenticated-user-token")
         header = f"Bearer {token}" if token else request.headers.get("authorization")
-        caller = deps.authenticator.caller(header)
-        await deps.limiter.check(caller.user_id)
+        caller = await limited_caller(request, deps, header)
         payload = await _payload(request) if body else {}
         return sunbird_ok(api_id, request, await work(caller, deps, payload))
     except Problem as problem:
@@ -68,6 +68,11 @@ async def _handle(api_id: str, request: Request, work: Work, body: bool = True) 
     except Exception as exc:  # logged whole, answered in the envelope without internals
         log.error("request_failed", exc_info=exc)
         return sunbird_error(api_id, request, INTERNAL_ERROR)
+
+
+def _applied(deps: ApiDeps) -> float:
+    """The `wait` of a write: answered once it is folded (bounded by the API's maximum)."""
+    return min(SUNBIRD_WRITE_WAIT_S, deps.settings.api_wait_max_s)
 
 
 async def _payload(request: Request) -> dict[str, Any]:
@@ -91,7 +96,7 @@ async def create(request: Request) -> JSONResponse:
         fields["mentors"] = fields.get("mentors") or []
         fields["batchId"] = fields.get("batchId") or str(uuid.uuid4())
         body = BatchCreateRequest.model_validate(fields)
-        await batches.create_batch(body, caller, deps, None, None)
+        await batches.create_batch(body, caller, deps, None, _applied(deps))
         return {"response": "SUCCESS", "batchId": fields["batchId"]}
 
     return await _handle("api.course.batch.create", request, work)
@@ -118,7 +123,7 @@ async def update(request: Request) -> JSONResponse:
         }
         fields = {k: v for k, v in fields.items() if getattr(batch, k, None) != v}
         body = BatchPatchRequest.model_validate(fields)
-        await batches.update_batch(batch_id, body, caller, deps, None, None)
+        await batches.update_batch(batch_id, body, caller, deps, None, _applied(deps))
         return {"response": "SUCCESS"}
 
     return await _handle("api.course.batch.update", request, work)
@@ -137,30 +142,12 @@ async def read(batchId: str, request: Request) -> JSONResponse:
 
 @router.post("/v1/course/batch/search", openapi_extra=_EXTRA)
 async def search(request: Request) -> JSONResponse:
-    """Batches by `filters.courseId` and `filters.status` (0, 1, 2), up to `limit` (at most
-    100); `count` is how many match in all, exact up to 10,000."""
+    """Batches by `filters.courseId`, `filters.status` (0, 1, 2) and `filters.enrollmentType`
+    (each a value or a list, a status a number or a numeric string, as Sunbird's clients send
+    them), from `offset`, up to `limit` (at most 100); `count` is how many match in all, exact
+    up to 10,000."""
 
-    async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
-        given = req.get("filters")
-        filters: dict[str, Any] = given if isinstance(given, dict) else {}
-        statuses: dict[Any, Literal["upcoming", "ongoing", "completed"]] = {
-            0: "upcoming",
-            1: "ongoing",
-            2: "completed",
-        }
-        status = statuses.get(filters.get("status"))
-        course = filters.get("courseId") if isinstance(filters.get("courseId"), str) else None
-        asked = req.get("limit")
-        limit = max(1, min(asked, 100)) if isinstance(asked, int) else 100
-        page = await batches.list_batches(caller, deps, course, status, None, limit)
-        content = [batch_of(b) for b in page.items]
-        count, cursor = len(content), page.nextCursor
-        while cursor is not None and count < SEARCH_COUNT_CAP:
-            more = await batches.list_batches(caller, deps, course, status, cursor, 100)
-            count, cursor = count + len(more.items), more.nextCursor
-        return {"response": {"count": min(count, SEARCH_COUNT_CAP), "content": content}}
-
-    return await _handle("api.course.batch.search", request, work)
+    return await _handle("api.course.batch.search", request, search_batches)
 
 
 async def _enrol_or_leave(
@@ -182,9 +169,11 @@ async def _enrol_or_leave(
     if not (enrol and self_invited) and batch_status(batch, deps.clock.now()) == "completed":
         raise Problem(422, "batch-over", "the batch is over")
     if enrol:
-        await enrolments.enrol(batch_id, EnrolRequest(userId=user_id), caller, deps, None, None)
+        await enrolments.enrol(
+            batch_id, EnrolRequest(userId=user_id), caller, deps, None, _applied(deps)
+        )
     else:
-        await enrolments.unenrol(batch_id, user_id, caller, deps, None, None)
+        await enrolments.unenrol(batch_id, user_id, caller, deps, None, _applied(deps))
     return {"response": "SUCCESS"}
 
 
@@ -206,13 +195,20 @@ async def unenroll(request: Request) -> JSONResponse:
 
 @router.get("/v1/user/courses/list/{userId}", openapi_extra=_EXTRA)
 async def courses(userId: str, request: Request) -> JSONResponse:
-    """A learner's enrolments, Sunbird-shaped."""
+    """A learner's active enrolments (holding a seat: Sunbird lists its `active` ones),
+    Sunbird-shaped, all of them."""
 
     async def work(caller: Caller, deps: ApiDeps, _: dict[str, Any]) -> dict[str, Any]:
-        page = await enrolments.users_batches(userId, caller, deps, None, 100)
-        found = await deps.stores.documents.get_batches({e.batchId for e in page.items})
+        active: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await enrolments.users_batches(userId, caller, deps, cursor, 100)
+            active += [e for e in page.items if e.enrolled]
+            if (cursor := page.nextCursor) is None:
+                break
+        found = await deps.stores.documents.get_batches({e.batchId for e in active})
         now = deps.clock.now()
-        return {"courses": [course_of(e, found.get(e.batchId), now) for e in page.items]}
+        return {"courses": [course_of(e, found.get(e.batchId), now) for e in active]}
 
     return await _handle("api.user.courses.list", request, work, body=False)
 
@@ -230,7 +226,12 @@ async def state_read(request: Request) -> JSONResponse:
                 "batchId and userId are required",
                 [{"field": "batchId", "message": "Field required"}],
             )
-        doc = await enrolments.learner(batch_id, user_id, caller, deps)
+        try:
+            doc = await enrolments.learner(batch_id, user_id, caller, deps)
+        except Problem as problem:
+            if problem.code != "unknown-learner":
+                raise
+            return {"contentList": []}  # Sunbird: no consumption recorded yet
         wanted = req.get("contentIds") if isinstance(req.get("contentIds"), list) else None
         return {"contentList": content_states(doc, wanted)}
 
@@ -246,7 +247,11 @@ async def state_update(request: Request) -> JSONResponse:
         events, answers = progress_events(req, str(user_id))
         if events:
             await report_progress(
-                ProgressRequest.model_validate({"events": events}), caller, deps, None, None
+                ProgressRequest.model_validate({"events": events}),
+                caller,
+                deps,
+                None,
+                _applied(deps),
             )
         return answers
 

@@ -71,6 +71,12 @@ class Api:
     client: httpx.AsyncClient
     service: Service
     clock: ManualClock
+    app: Any = None  # the ASGI app: another client, from another address, may call it
+
+    def client_from(self, address: str) -> httpx.AsyncClient:
+        """A client of the same app whose calls come from `address`."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 4321))
+        return httpx.AsyncClient(transport=transport, base_url="http://api")
 
     async def create(self, batch_id: str, headers: dict[str, str] = ADMIN, **fields: Any) -> Any:
         response = await self.client.post(
@@ -122,7 +128,7 @@ async def _api(kafka: str, mongo: str, **overrides: Any) -> AsyncIterator[Api]:
                 consuming(service, stop),
                 httpx.AsyncClient(transport=transport, base_url="http://api") as client,
             ):
-                yield Api(client, service, clock)
+                yield Api(client, service, clock, app)
         finally:
             mongo_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo)
             with contextlib.suppress(Exception):
@@ -134,6 +140,19 @@ async def _api(kafka: str, mongo: str, **overrides: Any) -> AsyncIterator[Api]:
 async def api(kafka_bootstrap: str, mongodb_uri: str) -> AsyncIterator[Api]:
     """One API (and service) per test module; tests use their own batch ids."""
     async for harness in _api(kafka_bootstrap, mongodb_uri):
+        yield harness
+
+
+@pytest.fixture
+async def open_api(kafka_bootstrap: str, mongodb_uri: str) -> AsyncIterator[Api]:
+    """An API without authentication (as `make run` has it), with the default rate limit."""
+    async for harness in _api(
+        kafka_bootstrap,
+        mongodb_uri,
+        api_auth="disabled",
+        api_rate_limit_per_minute=30,
+        api_rate_limit_lock_s=300,
+    ):
         yield harness
 
 

@@ -4,6 +4,7 @@ our routes; the envelope, the numeric statuses and the error codes a Sunbird cli
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -241,25 +242,92 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
 
 
 async def test_a_search_counts_every_matching_batch_and_answers_a_page_of_them(api: Api) -> None:
-    """Sunbird's `count` is the total Elasticsearch found, `content` at most `limit` of them:
-    a client pages and shows "2 of 3" from it."""
+    """Sunbird's `count` is the total Elasticsearch found, `content` at most `limit` of them
+    from `offset`; filters come as a value or a list, a status as a number or a string (the
+    portal sends `"status": ["0", "1"]`)."""
     course = fresh("sb-course")
     ongoing = sorted(fresh("sb-count") for _ in range(3))
     for batch_id in ongoing:
         await api.create(batch_id, courseId=course)
-    await api.create(fresh("sb-later"), courseId=course, startDate="2026-07-01")  # upcoming
+    later = fresh("sb-later")
+    await api.create(later, courseId=course, startDate="2026-07-01")  # upcoming
+    invite = fresh("sb-invite")
+    await api.create(invite, courseId=course, enrollmentType="invite-only")  # ongoing
 
-    async def search(limit: int | None) -> dict[str, Any]:
-        request: dict[str, Any] = {"filters": {"courseId": course, "status": 1}}
-        if limit is not None:
-            request["limit"] = limit
+    async def search(**request: Any) -> tuple[int, list[str]]:
         found = await api.client.post(
             "/v1/course/batch/search", json={"request": request}, headers=user("a", "admin")
         )
-        return envelope(found, "api.course.batch.search", 200)["result"]["response"]
+        answer = envelope(found, "api.course.batch.search", 200)["result"]["response"]
+        return answer["count"], [b["batchId"] for b in answer["content"]]
 
-    page = await search(2)
-    assert page["count"] == 3
-    assert [b["batchId"] for b in page["content"]] == ongoing[:2]
-    whole = await search(None)
-    assert (whole["count"], [b["batchId"] for b in whole["content"]]) == (3, ongoing)
+    open_now = {"courseId": course, "status": 1, "enrollmentType": "open"}
+    assert await search(filters=open_now, limit=2) == (3, ongoing[:2])
+    assert await search(filters=open_now, limit=2, offset=2) == (3, ongoing[2:])
+    assert await search(filters=open_now) == (3, ongoing)
+    listed = {"courseId": [course], "status": ["0", "1"], "enrollmentType": ["open"]}
+    assert await search(filters=listed) == (4, sorted([*ongoing, later]))
+    assert await search(filters={"courseId": course, "status": "1"}) == (
+        4,
+        sorted([*ongoing, invite]),
+    )
+    assert await search(filters={"courseId": course, "status": [5]}) == (0, [])
+
+
+async def test_a_write_answers_once_it_is_applied(api: Api) -> None:
+    """Sunbird writes before it answers: a client enrols in the batch it just created, and
+    reads its progress at once (no content yet: an empty list, not an error)."""
+    created = await api.client.post(
+        "/v1/course/batch/create",
+        json={
+            "request": {
+                "courseId": COURSE,
+                "name": "at once",
+                "enrollmentType": "open",
+                "startDate": "2026-05-01",
+                "endDate": "2026-08-31",
+            }
+        },
+        headers=user("mentor-9", "admin"),
+    )
+    batch_id = envelope(created, "api.course.batch.create", 200)["result"]["batchId"]
+    read = await api.client.get(f"/v1/course/batch/read/{batch_id}", headers=user("mentor-9"))
+    envelope(read, "api.course.batch.read", 200)
+    state = {"request": {"userId": "fresh-9", "courseId": COURSE, "batchId": batch_id}}
+    before = await api.client.post("/v1/content/state/read", json=state, headers=user("fresh-9"))
+    assert envelope(before, "api.content.state.read", 200)["result"]["contentList"] == []
+    enrol = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "fresh-9"}}
+    ok = await api.client.post("/v1/course/enroll", json=enrol, headers=user("fresh-9"))
+    envelope(ok, "api.course.enroll", 200)
+    again = await api.client.post("/v1/course/enroll", json=enrol, headers=user("fresh-9"))
+    envelope(again, "api.course.enroll", 400, "USER_ALREADY_ENROLLED_COURSE")
+
+    async def listed() -> list[str]:
+        answer = await api.client.get("/v1/user/courses/list/fresh-9", headers=user("fresh-9"))
+        courses = envelope(answer, "api.user.courses.list", 200)["result"]["courses"]
+        return [c["batchId"] for c in courses]
+
+    assert batch_id in await listed()
+    before = api.clock.now()
+    api.clock.advance(timedelta(seconds=1))  # the test's clock stands still: leave after
+    try:
+        left = await api.client.post("/v1/course/unenroll", json=enrol, headers=user("fresh-9"))
+        envelope(left, "api.course.unenroll", 200)
+    finally:
+        api.clock.set(before)
+    assert batch_id not in await listed()  # Sunbird lists the active enrolments only
+
+
+async def test_without_authentication_sunbird_callers_are_limited_by_address(
+    open_api: Api,
+) -> None:
+    """As on the native routes: with authentication disabled every call is the same admin, so
+    the rate limit counts per client address, not one bucket for everyone."""
+    async with open_api.client_from("10.0.0.1") as busy, open_api.client_from("10.0.0.2") as other:
+        for _ in range(30):
+            answer = await busy.get("/v1/course/batch/read/none")
+            envelope(answer, "api.course.batch.read", 400, "INVALID_COURSE_BATCH_ID")
+        limited = await busy.get("/v1/course/batch/read/none")
+        assert limited.status_code == 429 and limited.json()["params"]["err"] == "TOO_MANY_REQUESTS"
+        calm = await other.get("/v1/course/batch/read/none")
+        envelope(calm, "api.course.batch.read", 400, "INVALID_COURSE_BATCH_ID")
