@@ -3,7 +3,7 @@
 A letter is the original key and value with headers naming its source and the reason
 (contract 5). Redriving sends the original bytes again (to the topic its `type` belongs on,
 so a letter sent to the wrong topic finds the right one), without the `dlq-*` headers, once:
-each letter redriven is remembered in MongoDB (`checkpoints`, `dlq-redrive:...`) after Kafka
+each letter redriven is remembered in MongoDB (`replay_checkpoints`, `dlq-redrive:...`) after Kafka
 acknowledged it. A crash in between sends it again on the next redrive; the fold is
 idempotent by event id, so the effect is once.
 """
@@ -24,6 +24,7 @@ from producers.kafka import KafkaPublisher, kafka_errors
 from producers.topics import partitions_of
 from schemas.outbound import REDRIVEN_FROM, DlqHeader
 from schemas.topics import TOPIC_OF_TYPE, Topics
+from schemas.types import format_time
 from services.errors import KafkaUnavailable
 from services.ports import CheckpointStore
 from services.settings import Settings
@@ -85,7 +86,7 @@ class Letter:
         return {
             "partition": self.partition,
             "offset": self.offset,
-            "time": self.at.isoformat().replace("+00:00", "Z"),
+            "time": format_time(self.at),
             "source": self.source,
             "reason": self.reason,
             "eventId": self.header(DlqHeader.EVENT_ID),

@@ -81,7 +81,7 @@ class Metrics:
         )
         self.certificates = Counter(
             "batch_service_certificates_published",
-            "certificate.eligible events published (a relay's or re-announce's included)",
+            "certificate.eligible events published (the relay's included)",
             registry=r,
         )
         self.statuses = Counter(
