@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from api.views import BatchView, EnrolmentView
 from schemas.documents import BatchDoc
@@ -122,13 +122,51 @@ def progress_events(
                 "userId": user_id,
                 "assessmentId": item.get("contentId") or item.get("assessmentId"),
                 "attemptId": item.get("attemptId"),
-                "score": item.get("totalScore"),
-                "maxScore": item.get("totalMaxScore"),
+                **_scores(item),
                 **_time(item.get("assessmentTs")),
             }
         )
         answers[str(item.get("attemptId"))] = "SUCCESS"
     return events, answers
+
+
+def _scores(item: dict[str, Any]) -> dict[str, Any]:
+    """An attempt's `score` and `maxScore`: its `totalScore` and `totalMaxScore` when given;
+    else from the `ASSESS` telemetry events Sunbird's player sends (what Sunbird's assessment
+    aggregator does): per question (`edata.item.id`), its latest answer by `ets`, summed, each
+    `edata.score` out of `edata.item.maxscore`. Nothing to add up: none (a 400 names them)."""
+    if "totalScore" in item or "totalMaxScore" in item:
+        return {"score": item.get("totalScore"), "maxScore": item.get("totalMaxScore")}
+    events = [
+        e for e in item.get("events") or [] if isinstance(e, dict) and e.get("eid") == "ASSESS"
+    ]
+    latest: dict[Any, tuple[float, float]] = {}
+    for event in sorted(events, key=_ets):
+        edata = _object(event.get("edata"))
+        question = _object(edata.get("item"))
+        score, top = edata.get("score"), question.get("maxscore")
+        if _number(score) and _number(top):
+            latest[question.get("id")] = (float(score), float(top))
+    if not latest:
+        return {"score": None, "maxScore": None}
+    return {
+        "score": sum(score for score, _ in latest.values()),
+        "maxScore": sum(top for _, top in latest.values()),
+    }
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _ets(event: dict[str, Any]) -> float:
+    """A telemetry event's time (epoch ms), 0 when it has none."""
+    ets = event.get("ets")
+    return float(ets) if _number(ets) else 0.0
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 _SUNBIRD_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}):(\d{3})([+-]\d{2})(\d{2})$")

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import Api, fresh, token
+from tests.api.conftest import ADMIN, Api, fresh, token
 
 COURSE = "do_2131"
 
@@ -331,3 +331,46 @@ async def test_without_authentication_sunbird_callers_are_limited_by_address(
         assert limited.status_code == 429 and limited.json()["params"]["err"] == "TOO_MANY_REQUESTS"
         calm = await other.get("/v1/course/batch/read/none")
         envelope(calm, "api.course.batch.read", 400, "INVALID_COURSE_BATCH_ID")
+
+
+async def test_an_assessment_is_scored_from_the_players_assess_events(api: Api) -> None:
+    """Sunbird's player sends an attempt's ASSESS telemetry, not its totals: per question the
+    latest answer (by `ets`) counts, summed, as Sunbird's assessment aggregator adds them up."""
+    batch_id = fresh("sb-assess")
+    await api.create(batch_id)
+    enrol = {"request": {"courseId": "course-1", "batchId": batch_id, "userId": "quiz-9"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=enrol, headers=user("quiz-9")),
+        "api.course.enroll",
+        200,
+    )
+
+    def assess(question: str, score: float, top: float, ets: int) -> dict[str, Any]:
+        return {
+            "eid": "ASSESS",
+            "ets": ets,
+            "edata": {"score": score, "item": {"id": question, "maxscore": top}},
+        }
+
+    attempt = {
+        "assessmentTs": 1780315200000,  # 2026-06-01T12:00:00Z
+        "courseId": "course-1",
+        "batchId": batch_id,
+        "userId": "quiz-9",
+        "attemptId": "attempt-1",
+        "contentId": "quiz-1",
+        "events": [
+            assess("q1", 0, 1, 1),
+            assess("q1", 1, 1, 2),  # answered again: this one counts
+            assess("q2", 0, 2, 3),
+            {"eid": "INTERACT", "edata": {}},  # not an answer
+        ],
+    }
+    update = {"request": {"userId": "quiz-9", "assessments": [attempt]}}
+    answered = await api.client.patch(
+        "/v1/content/state/update", json=update, headers=user("quiz-9")
+    )
+    assert envelope(answered, "api.content.state.update", 200)["result"] == {"attempt-1": "SUCCESS"}
+    learner = await api.client.get(f"/v1/batches/{batch_id}/enrolments/quiz-9", headers=ADMIN)
+    assert learner.status_code == 200, learner.text
+    assert learner.json()["scorePercentage"] == 100 * 1 / 3  # 1 of 3 (the course lists none)
