@@ -70,6 +70,22 @@ async def _handle(api_id: str, request: Request, work: Work, body: bool = True) 
         return sunbird_error(api_id, request, INTERNAL_ERROR)
 
 
+def _check_dates(fields: dict[str, Any]) -> None:
+    """Sunbird's codes for dates out of order at creation (`YYYY-MM-DD` strings order as the
+    days do; anything else is left to the request's validation)."""
+    start, end, enrol_end = (fields.get(k) for k in ("startDate", "endDate", "enrollmentEndDate"))
+    if not isinstance(start, str):
+        return
+    if isinstance(end, str) and end < start:
+        raise Problem(400, "dates-out-of-order", "endDate must not be before startDate")
+    if isinstance(enrol_end, str) and enrol_end < start:
+        raise Problem(
+            400, "enrolment-end-before-start", "enrollmentEndDate must not be before startDate"
+        )
+    if isinstance(enrol_end, str) and isinstance(end, str) and enrol_end > end:
+        raise Problem(400, "enrolment-end-after-end", "enrollmentEndDate must not be after endDate")
+
+
 def _applied(deps: ApiDeps) -> float:
     """The `wait` of a write: answered once it is folded (bounded by the API's maximum)."""
     return min(SUNBIRD_WRITE_WAIT_S, deps.settings.api_wait_max_s)
@@ -93,6 +109,7 @@ async def create(request: Request) -> JSONResponse:
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         fields = {k: v for k, v in req.items() if k in BatchCreateRequest.model_fields}
+        _check_dates(fields)
         fields["mentors"] = fields.get("mentors") or []
         fields["batchId"] = fields.get("batchId") or str(uuid.uuid4())
         body = BatchCreateRequest.model_validate(fields)

@@ -32,11 +32,13 @@ SUNBIRD_CODES: dict[str, tuple[str, int]] = {
     "batch-started": ("INVALID_BATCH_START_DATE_ERROR", 400),
     "batch-completed": ("COURSE_BATCH_END_DATE_ERROR", 400),
     "dates-out-of-order": ("END_DATE_ERROR", 400),
+    "enrolment-end-before-start": ("ENROLLMENT_END_DATE_START_ERROR", 400),
+    "enrolment-end-after-end": ("ENROLLMENT_END_DATE_END_ERROR", 400),
     "capacity-order": ("INVALID_PARAMETER_VALUE", 400),
     "capacity-below-seated": ("INVALID_PARAMETER_VALUE", 400),
     "course-immutable": ("INVALID_COURSE_ID", 400),
     "batch-exists": ("INVALID_PARAMETER_VALUE", 400),
-    "unknown-learner": ("USER_NOT_ENROLLED_COURSE", 404),
+    "unknown-learner": ("USER_NOT_ENROLLED_COURSE", 400),
     "forbidden": ("UNAUTHORIZED_USER", 401),
     "unauthenticated": ("UNAUTHORIZED_USER", 401),
     "invalid-token": ("UNAUTHORIZED_USER", 401),
@@ -95,7 +97,7 @@ def sunbird_error(api_id: str, request: Request, problem: Problem) -> JSONRespon
     code, status = SUNBIRD_CODES.get(problem.code, ("", 0))
     if not code:
         code, status = _client_error(problem) if problem.status < 500 else ("SERVER_ERROR", 500)
-    response = _envelope(api_id, request, status, code, problem.detail, {})
+    response = _envelope(api_id, request, status, code, _message(problem), {})
     response.headers.update(problem.headers)
     return response
 
@@ -103,3 +105,14 @@ def sunbird_error(api_id: str, request: Request, problem: Problem) -> JSONRespon
 def _client_error(problem: Problem) -> tuple[str, int]:
     missing = any("required" in e.get("message", "").lower() for e in problem.errors)
     return ("MANDATORY_PARAMETER_MISSING" if missing else "INVALID_PARAMETER_VALUE", 400)
+
+
+def _message(problem: Problem) -> str:
+    """`errmsg` as Sunbird words it, naming the first field at fault (its clients show it)."""
+    if not problem.errors or problem.code not in ("invalid-request", "invalid-event"):
+        return problem.detail
+    first = problem.errors[0]
+    field, message = first.get("field", ""), first.get("message", "")
+    if "required" in message.lower():
+        return f"Mandatory parameter {field} is missing."
+    return f"Invalid value for {field}: {message}" if field else message

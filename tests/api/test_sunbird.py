@@ -160,7 +160,24 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
     missing = await api.client.post(
         "/v1/course/batch/create", json={"request": {"name": "x"}}, headers=user("a", "admin")
     )
-    envelope(missing, "api.course.batch.create", 400, "MANDATORY_PARAMETER_MISSING")
+    body = envelope(missing, "api.course.batch.create", 400, "MANDATORY_PARAMETER_MISSING")
+    errmsg = body["params"]["errmsg"]  # Sunbird's words, naming the field
+    assert errmsg.startswith("Mandatory parameter ") and errmsg.endswith(" is missing."), errmsg
+    dates = {"courseId": COURSE, "name": "x", "enrollmentType": "open", "startDate": "2026-05-01"}
+    for wrong, code in (
+        ({"endDate": "2026-04-30"}, "END_DATE_ERROR"),
+        ({"enrollmentEndDate": "2026-04-30"}, "ENROLLMENT_END_DATE_START_ERROR"),
+        (
+            {"endDate": "2026-06-30", "enrollmentEndDate": "2026-07-01"},
+            "ENROLLMENT_END_DATE_END_ERROR",
+        ),
+    ):
+        refused = await api.client.post(
+            "/v1/course/batch/create",
+            json={"request": dates | wrong},
+            headers=user("a", "admin"),
+        )
+        envelope(refused, "api.course.batch.create", 400, code)
     not_wrapped = await api.client.post(
         "/v1/course/batch/create", json={"name": "x"}, headers=user("a", "admin")
     )
