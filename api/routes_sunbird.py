@@ -277,7 +277,8 @@ async def state_update(request: Request) -> JSONResponse:
 
 @router.post("/v1/batch/participants/list", openapi_extra=_EXTRA)
 async def participants(request: Request) -> JSONResponse:
-    """The learners of a batch (`active`: only those holding a seat)."""
+    """The learners of a batch: `active` true (the default) those holding a seat, false the
+    others (left, waiting or refused), as Sunbird filters its rows on `active`."""
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         batch = req.get("batch") if isinstance(req.get("batch"), dict) else {}
@@ -293,7 +294,7 @@ async def participants(request: Request) -> JSONResponse:
         found = await batches.load_batch(deps, batch_id)
         require(may_manage(caller, found), "list this batch's learners")
         roster = await deps.stores.documents.enrolments_of_batch(batch_id)
-        users = sorted(d.userId for d in roster if d.enrolled or not active)
+        users = sorted(d.userId for d in roster if d.enrolled == active)
         return {"batch": {"count": len(users), "participants": users}}
 
     return await _handle("api.batch.participants.list", request, work)

@@ -333,6 +333,20 @@ async def test_a_write_answers_once_it_is_applied(api: Api) -> None:
     finally:
         api.clock.set(before)
     assert batch_id not in await listed()  # Sunbird lists the active enrolments only
+    stay = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "stay-9"}}
+    envelope(
+        await api.client.post("/v1/course/enroll", json=stay, headers=user("stay-9")),
+        "api.course.enroll",
+        200,
+    )
+    for active, expected in ((True, ["stay-9"]), (False, ["fresh-9"])):
+        people = await api.client.post(
+            "/v1/batch/participants/list",
+            json={"request": {"batch": {"batchId": batch_id, "active": active}}},
+            headers=user("mentor-9", "admin"),
+        )
+        found = envelope(people, "api.batch.participants.list", 200)["result"]["batch"]
+        assert found == {"count": len(expected), "participants": expected}
 
 
 async def test_without_authentication_sunbird_callers_are_limited_by_address(
