@@ -32,8 +32,11 @@ __all__ = [
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 _MAX_LIST = 10_000
-MAX_CAPACITY = 1_000_000  # seats; larger is a publisher's mistake, not a cohort
-MAX_WAITING_DAYS = 36_500  # a century: keeps every deadline a representable date
+# Contract 7 sets no upper bound ("integer >= 1"): the only one is the largest integer every
+# JSON reader keeps exact (RFC 7493), so that a valid number is never dead-lettered. A deadline
+# past 9999-12-31 is no deadline (`services.domain.lifecycle`).
+MAX_CAPACITY = 2**53 - 1
+MAX_WAITING_DAYS = 2**53 - 1
 
 
 class _Data(BaseModel):

@@ -410,6 +410,27 @@ def test_capacity_fields_are_validated(fields: dict[str, object]) -> None:
         parse(message("batch.created", batch_data(**fields)))
 
 
+def test_large_capacities_and_waiting_times_are_valid() -> None:
+    """Contract 7 bounds them below only: nothing valid is dropped (up to 2**53 - 1, the
+    largest integer every JSON reader keeps exact); a deadline past the calendar is none."""
+    huge = 2**53 - 1
+    w = world(
+        batch_created(
+            maximumCapacity=huge,
+            minimumCapacity=huge,
+            cancelBatchWhenMinimumCapacityIsNotMet=True,
+            waitingTimeForCancellation=huge,
+        ),
+        enrolled("a"),
+    )
+    assert w.rejections == []
+    assert w.batches["batch-1"].maximumCapacity == huge
+    assert doc(w, "a").enrolmentStatus == "enrolled"
+    assert w.auto_cancellations() == []
+    with pytest.raises(ValidationError):
+        parse(message("batch.created", batch_data(maximumCapacity=huge + 1)))
+
+
 def test_an_update_that_puts_the_minimum_above_the_maximum_is_rejected() -> None:
     w = world(capped(3), batch_updated(minimumCapacity=5))
     assert [r.reason for _, r in w.rejections] == [
