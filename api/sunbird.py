@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api.problems import Problem
 
-__all__ = ["SUNBIRD_CODES", "sunbird_error", "sunbird_ok"]
+__all__ = ["SUNBIRD_CODES", "sunbird_error", "sunbird_ok", "sunbird_time"]
 
 # Our problem code -> (Sunbird's code, HTTP status).
 SUNBIRD_CODES: dict[str, tuple[str, int]] = {
@@ -57,9 +57,14 @@ _RESPONSE_CODE = {
 }
 
 
+def sunbird_time(value: datetime) -> str:
+    """A time as Sunbird writes it in its answers: `2020-11-23 06:42:39:001+0000` (UTC)."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S:") + f"{utc.microsecond // 1000:03d}+0000"
+
+
 def _ts() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%d %H:%M:%S:") + f"{now.microsecond // 1000:03d}+0000"
+    return sunbird_time(datetime.now(UTC))
 
 
 def _envelope(

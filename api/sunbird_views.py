@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from api.sunbird import sunbird_time
 from api.views import BatchView, EnrolmentView
 from schemas.documents import BatchDoc
 from schemas.types import format_time
@@ -46,7 +47,7 @@ def course_of(doc: EnrolmentView, batch: BatchDoc | None, now: datetime) -> dict
         "batchId": doc.batchId,
         "userId": doc.userId,
         "active": doc.enrolled,
-        "enrolledDate": format_time(request.time) if request else None,
+        "enrolledDate": sunbird_time(request.time) if request else None,
         "status": doc.progressStatus,
         "completionPercentage": doc.completionPercentage,
         "contentStatus": {c["contentId"]: c["status"] for c in content_states(doc, None)},
@@ -70,7 +71,8 @@ def course_of(doc: EnrolmentView, batch: BatchDoc | None, now: datetime) -> dict
 
 
 def content_states(doc: EnrolmentView, wanted: list[Any] | None) -> list[dict[str, Any]]:
-    """Per content: 2 completed, 1 in progress; progress 100 or 50; the times known."""
+    """Per content: 2 completed, 1 in progress; progress 100 or 50; the times known, written
+    as Sunbird writes them (and as its clients send them)."""
     states = []
     for content in doc.facts.contents:
         if wanted is not None and content.contentId not in wanted:
@@ -81,8 +83,8 @@ def content_states(doc: EnrolmentView, wanted: list[Any] | None) -> list[dict[st
                 "contentId": content.contentId,
                 "status": 2 if content.completed else 1,
                 "progress": 100 if content.completed else 50,
-                "lastAccessTime": format_time(max(times)) if times else None,
-                "lastCompletedTime": format_time(min(content.completed))
+                "lastAccessTime": sunbird_time(max(times)) if times else None,
+                "lastCompletedTime": sunbird_time(min(content.completed))
                 if content.completed
                 else None,
             }

@@ -4,6 +4,7 @@ our routes; the envelope, the numeric statuses and the error codes a Sunbird cli
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -131,9 +132,10 @@ async def test_a_sunbird_client_runs_its_whole_flow_against_us(api: Api) -> None
         headers=user("learner-9"),
     )
     assert [
-        (c["contentId"], c["status"])
+        (c["contentId"], c["status"], c["lastAccessTime"], c["lastCompletedTime"])
         for c in envelope(states, "api.content.state.read", 200)["result"]["contentList"]
-    ] == [("do_1", 2)]
+    ] == [("do_1", 2, "2026-06-01 10:00:00:000+0000", "2026-06-01 10:00:00:000+0000")]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}:\d{3}\+0000", mine[0]["enrolledDate"])
 
     people = await api.client.post(
         "/v1/batch/participants/list",
