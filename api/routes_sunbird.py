@@ -179,6 +179,9 @@ async def _enrol_or_leave(
             [{"field": "batchId", "message": "Field required"}],
         )
     batch = await batches.load_batch(deps, batch_id)
+    course = req.get("courseId")
+    if isinstance(course, str) and course != batch.courseId:  # Sunbird finds a batch by both
+        raise Problem(404, "unknown-batch", f"no batch {batch_id!r} of course {course!r}")
     if batch.cancelled:
         raise Problem(422, "batch-cancelled", "the batch is cancelled")
     # Sunbird checks the enrolment type before whether the batch is over.

@@ -159,6 +159,15 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
         400,
         "INVALID_COURSE_BATCH_ID",
     )
+    elsewhere = fresh("sb-other-course")
+    await api.create(elsewhere)  # of course-1, not COURSE
+    wrong_course = {"request": {"courseId": COURSE, "batchId": elsewhere, "userId": "u"}}
+    envelope(  # Sunbird finds a batch by its course and its id
+        await api.client.post("/v1/course/enroll", json=wrong_course, headers=user("u")),
+        "api.course.enroll",
+        400,
+        "INVALID_COURSE_BATCH_ID",
+    )
     missing = await api.client.post(
         "/v1/course/batch/create", json={"request": {"name": "x"}}, headers=user("a", "admin")
     )
@@ -193,7 +202,7 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
 
     batch_id = fresh("sb")
     await api.create(batch_id, enrollmentEndDate="2026-05-15")  # enrolment closed at NOW
-    late = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "late"}}
+    late = {"request": {"courseId": "course-1", "batchId": batch_id, "userId": "late"}}
     envelope(
         await api.client.post("/v1/course/enroll", json=late, headers=user("late")),
         "api.course.enroll",
@@ -228,14 +237,14 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
     await api.create(
         ended, startDate="2026-04-01", endDate="2026-05-01", enrollmentType="invite-only"
     )
-    own_ended = {"request": {"courseId": COURSE, "batchId": ended, "userId": "me"}}
+    own_ended = {"request": {"courseId": "course-1", "batchId": ended, "userId": "me"}}
     envelope(  # Sunbird checks the enrolment type before whether the batch is over
         await api.client.post("/v1/course/enroll", json=own_ended, headers=user("me")),
         "api.course.enroll",
         400,
         "ENROLLMENT_TYPE_VALIDATION",
     )
-    by_admin = {"request": {"courseId": COURSE, "batchId": ended, "userId": "me"}}
+    by_admin = {"request": {"courseId": "course-1", "batchId": ended, "userId": "me"}}
     envelope(
         await api.client.post("/v1/course/enroll", json=by_admin, headers=user("a", "admin")),
         "api.course.enroll",
@@ -244,14 +253,14 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
     )
     invite = fresh("sb-invite")
     await api.create(invite, enrollmentType="invite-only")
-    own = {"request": {"courseId": COURSE, "batchId": invite, "userId": "me"}}
+    own = {"request": {"courseId": "course-1", "batchId": invite, "userId": "me"}}
     envelope(
         await api.client.post("/v1/course/enroll", json=own, headers=user("me")),
         "api.course.enroll",
         400,
         "ENROLLMENT_TYPE_VALIDATION",
     )
-    leave = {"request": {"courseId": COURSE, "batchId": batch_id, "userId": "never"}}
+    leave = {"request": {"courseId": "course-1", "batchId": batch_id, "userId": "never"}}
     envelope(
         await api.client.post("/v1/course/unenroll", json=leave, headers=user("never")),
         "api.course.unenroll",
