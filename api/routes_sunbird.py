@@ -214,9 +214,10 @@ async def unenroll(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/user/courses/list/{userId}", openapi_extra=_EXTRA)
+@router.get("/v2/user/courses/list/{userId}", openapi_extra=_EXTRA)
 async def courses(userId: str, request: Request) -> JSONResponse:
     """A learner's active enrolments (holding a seat: Sunbird lists its `active` ones),
-    Sunbird-shaped, all of them."""
+    Sunbird-shaped, all of them (v2, which newer Sunbird clients call, answers the same)."""
 
     async def work(caller: Caller, deps: ApiDeps, _: dict[str, Any]) -> dict[str, Any]:
         active: list[Any] = []
