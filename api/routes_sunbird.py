@@ -5,34 +5,26 @@ clients send it, `x-authenticated-user-token`."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from api import routes_batches as batches
 from api import routes_enrolments as enrolments
 from api.access import may_manage, require
 from api.auth import Caller
-from api.deps import ApiDeps, deps_of, limited_caller
-from api.problems import INTERNAL_ERROR, Problem, unavailable_problem
+from api.deps import ApiDeps
+from api.problems import Problem
 from api.requests import BatchCreateRequest, BatchPatchRequest, EnrolRequest, ProgressRequest
 from api.routes_progress import report_progress
-from api.sunbird import sunbird_error, sunbird_ok
+from api.sunbird_handling import handle
 from api.sunbird_search import search_batches
 from api.sunbird_views import batch_of, content_states, course_of, progress_events
-from producers.validation import InvalidEvent
 from services.domain import batch_status
-from services.errors import KafkaUnavailable, StoreUnavailable
 
 __all__ = ["router"]
-
-log = structlog.get_logger("batch_service.api")
 
 router = APIRouter(tags=["sunbird"], include_in_schema=True)
 _EXTRA = {"x-sunbird": True}
@@ -40,34 +32,6 @@ _EXTRA = {"x-sunbird": True}
 # write here answers once the service has folded it, or after this many seconds (then still
 # SUCCESS: the event is accepted and will be folded, as a native 202 says).
 SUNBIRD_WRITE_WAIT_S = 10.0
-Work = Callable[[Caller, ApiDeps, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-async def _handle(api_id: str, request: Request, work: Work, body: bool = True) -> JSONResponse:
-    """Authenticate, read `{"request": {...}}`, do the work; every failure as Sunbird says it."""
-    deps = deps_of(request)
-    try:
-        token = request.headers.get("x-authenticated-user-token")
-        header = f"Bearer {token}" if token else request.headers.get("authorization")
-        caller = await limited_caller(request, deps, header)
-        payload = await _payload(request) if body else {}
-        return sunbird_ok(api_id, request, await work(caller, deps, payload))
-    except Problem as problem:
-        return sunbird_error(api_id, request, problem)
-    except InvalidEvent as exc:
-        return sunbird_error(api_id, request, Problem(400, "invalid-event", str(exc), exc.errors))
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
-        ]
-        return sunbird_error(
-            api_id, request, Problem(400, "invalid-request", "invalid request", errors)
-        )
-    except (StoreUnavailable, KafkaUnavailable) as exc:
-        return sunbird_error(api_id, request, unavailable_problem(exc))
-    except Exception as exc:  # logged whole, answered in the envelope without internals
-        log.error("request_failed", exc_info=exc)
-        return sunbird_error(api_id, request, INTERNAL_ERROR)
 
 
 def _check_dates(fields: dict[str, Any]) -> None:
@@ -91,18 +55,6 @@ def _applied(deps: ApiDeps) -> float:
     return min(SUNBIRD_WRITE_WAIT_S, deps.settings.api_wait_max_s)
 
 
-async def _payload(request: Request) -> dict[str, Any]:
-    try:
-        raw = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "invalid-request", "the body is not JSON") from None
-    inner = raw.get("request") if isinstance(raw, dict) else None
-    if not isinstance(inner, dict):
-        missing = [{"field": "request", "message": "Field required"}]
-        raise Problem(400, "invalid-request", 'the body must be {"request": {...}}', missing)
-    return inner
-
-
 @router.post("/v1/course/batch/create", openapi_extra=_EXTRA)
 async def create(request: Request) -> JSONResponse:
     """Sunbird's batch create: `courseId`, `name`, `enrollmentType`, `startDate` required."""
@@ -116,7 +68,7 @@ async def create(request: Request) -> JSONResponse:
         await batches.create_batch(body, caller, deps, None, _applied(deps))
         return {"response": "SUCCESS", "batchId": fields["batchId"]}
 
-    return await _handle("api.course.batch.create", request, work)
+    return await handle("api.course.batch.create", request, work)
 
 
 @router.patch("/v1/course/batch/update", openapi_extra=_EXTRA)
@@ -143,7 +95,7 @@ async def update(request: Request) -> JSONResponse:
         await batches.update_batch(batch_id, body, caller, deps, None, _applied(deps))
         return {"response": "SUCCESS"}
 
-    return await _handle("api.course.batch.update", request, work)
+    return await handle("api.course.batch.update", request, work)
 
 
 @router.get("/v1/course/batch/read/{batchId}", openapi_extra=_EXTRA)
@@ -154,7 +106,7 @@ async def read(batchId: str, request: Request) -> JSONResponse:
         view = await batches.read_batch(batchId, caller, deps)
         return {"response": batch_of(view)}
 
-    return await _handle("api.course.batch.read", request, work, body=False)
+    return await handle("api.course.batch.read", request, work, body=False)
 
 
 @router.post("/v1/course/batch/search", openapi_extra=_EXTRA)
@@ -164,7 +116,7 @@ async def search(request: Request) -> JSONResponse:
     them), from `offset`, up to `limit` (at most 100); `count` is how many match in all, exact
     up to 10,000."""
 
-    return await _handle("api.course.batch.search", request, search_batches)
+    return await handle("api.course.batch.search", request, search_batches)
 
 
 async def _enrol_or_leave(
@@ -200,7 +152,7 @@ async def _enrol_or_leave(
 @router.post("/v1/course/enroll", openapi_extra=_EXTRA)
 async def enroll(request: Request) -> JSONResponse:
     """Sunbird's enrol: `courseId`, `batchId`, `userId`."""
-    return await _handle(
+    return await handle(
         "api.course.enroll", request, lambda c, d, r: _enrol_or_leave(c, d, r, True)
     )
 
@@ -208,7 +160,7 @@ async def enroll(request: Request) -> JSONResponse:
 @router.post("/v1/course/unenroll", openapi_extra=_EXTRA)
 async def unenroll(request: Request) -> JSONResponse:
     """Sunbird's unenrol."""
-    return await _handle(
+    return await handle(
         "api.course.unenroll", request, lambda c, d, r: _enrol_or_leave(c, d, r, False)
     )
 
@@ -231,7 +183,7 @@ async def courses(userId: str, request: Request) -> JSONResponse:
         now = deps.clock.now()
         return {"courses": [course_of(e, found.get(e.batchId), now) for e in active]}
 
-    return await _handle("api.user.courses.list", request, work, body=False)
+    return await handle("api.user.courses.list", request, work, body=False)
 
 
 @router.post("/v1/content/state/read", openapi_extra=_EXTRA)
@@ -256,7 +208,7 @@ async def state_read(request: Request) -> JSONResponse:
         wanted = req.get("contentIds") if isinstance(req.get("contentIds"), list) else None
         return {"contentList": content_states(doc, wanted)}
 
-    return await _handle("api.content.state.read", request, work)
+    return await handle("api.content.state.read", request, work)
 
 
 @router.patch("/v1/content/state/update", openapi_extra=_EXTRA)
@@ -276,7 +228,7 @@ async def state_update(request: Request) -> JSONResponse:
             )
         return answers
 
-    return await _handle("api.content.state.update", request, work)
+    return await handle("api.content.state.update", request, work)
 
 
 @router.post("/v1/batch/participants/list", openapi_extra=_EXTRA)
@@ -301,4 +253,4 @@ async def participants(request: Request) -> JSONResponse:
         users = sorted(d.userId for d in roster if d.enrolled == active)
         return {"batch": {"count": len(users), "participants": users}}
 
-    return await _handle("api.batch.participants.list", request, work)
+    return await handle("api.batch.participants.list", request, work)

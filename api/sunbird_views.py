@@ -177,7 +177,7 @@ _SUNBIRD_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}):(\d{3})([+-]
 def _time(value: Any) -> dict[str, str]:
     """Sunbird sends times as epoch milliseconds or as `2020-11-23 06:42:39:001+0000`
     (RFC 3339 passes as it is); absent: now (the API's default)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _number(value):
         return {"time": format_time(datetime.fromtimestamp(value / 1000, UTC))}
     if isinstance(value, str) and value:
         if match := _SUNBIRD_TS.match(value):
