@@ -44,24 +44,31 @@ async def _until_readable(api: Api, batch_id: str) -> dict[str, Any]:
     raise AssertionError(f"batch {batch_id} never became readable")
 
 
+async def _create(api: Api, **fields: Any) -> httpx.Response:
+    """Sunbird's batch create, by an admin mentor: an open batch of COURSE from 2026-05-01 to
+    2026-08-31 unless `fields` say otherwise."""
+    request = {
+        "courseId": COURSE,
+        "name": "a batch",
+        "enrollmentType": "open",
+        "startDate": "2026-05-01",
+        "endDate": "2026-08-31",
+        **fields,
+    }
+    return await api.client.post(
+        "/v1/course/batch/create", json={"request": request}, headers=user("mentor-9", "admin")
+    )
+
+
 async def test_a_sunbird_client_runs_its_whole_flow_against_us(api: Api) -> None:
     await api.course(COURSE, ("do_1", "do_2"))
-    created = await api.client.post(
-        "/v1/course/batch/create",
-        json={
-            "request": {
-                "courseId": COURSE,
-                "name": "Sunbird batch",
-                "description": "kept by Sunbird, ignored by us",
-                "enrollmentType": "open",
-                "startDate": "2026-05-01",
-                "endDate": "2026-08-31",
-                "enrollmentEndDate": "2026-07-31",
-                "createdFor": ["0126796199493140480"],
-                "mentors": ["mentor-9"],
-            }
-        },
-        headers=user("mentor-9", "admin"),
+    created = await _create(
+        api,
+        name="Sunbird batch",
+        description="kept by Sunbird, ignored by us",
+        enrollmentEndDate="2026-07-31",
+        createdFor=["0126796199493140480"],
+        mentors=["mentor-9"],
     )
     batch_id = envelope(created, "api.course.batch.create", 200)["result"]["batchId"]
     assert created.json()["result"]["response"] == "SUCCESS"
@@ -174,7 +181,6 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
     body = envelope(missing, "api.course.batch.create", 400, "MANDATORY_PARAMETER_MISSING")
     errmsg = body["params"]["errmsg"]  # Sunbird's words, naming the field
     assert errmsg.startswith("Mandatory parameter ") and errmsg.endswith(" is missing."), errmsg
-    dates = {"courseId": COURSE, "name": "x", "enrollmentType": "open", "startDate": "2026-05-01"}
     for wrong, code in (
         ({"endDate": "2026-04-30"}, "END_DATE_ERROR"),
         ({"enrollmentEndDate": "2026-04-30"}, "ENROLLMENT_END_DATE_START_ERROR"),
@@ -183,12 +189,7 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
             "ENROLLMENT_END_DATE_END_ERROR",
         ),
     ):
-        refused = await api.client.post(
-            "/v1/course/batch/create",
-            json={"request": dates | wrong},
-            headers=user("a", "admin"),
-        )
-        envelope(refused, "api.course.batch.create", 400, code)
+        envelope(await _create(api, **wrong), "api.course.batch.create", 400, code)
     not_wrapped = await api.client.post(
         "/v1/course/batch/create", json={"name": "x"}, headers=user("a", "admin")
     )
@@ -305,19 +306,7 @@ async def test_a_search_counts_every_matching_batch_and_answers_a_page_of_them(a
 async def test_a_write_answers_once_it_is_applied(api: Api) -> None:
     """Sunbird writes before it answers: a client enrols in the batch it just created, and
     reads its progress at once (no content yet: an empty list, not an error)."""
-    created = await api.client.post(
-        "/v1/course/batch/create",
-        json={
-            "request": {
-                "courseId": COURSE,
-                "name": "at once",
-                "enrollmentType": "open",
-                "startDate": "2026-05-01",
-                "endDate": "2026-08-31",
-            }
-        },
-        headers=user("mentor-9", "admin"),
-    )
+    created = await _create(api, name="at once")
     batch_id = envelope(created, "api.course.batch.create", 200)["result"]["batchId"]
     read = await api.client.get(f"/v1/course/batch/read/{batch_id}", headers=user("mentor-9"))
     envelope(read, "api.course.batch.read", 200)

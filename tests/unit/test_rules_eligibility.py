@@ -204,25 +204,25 @@ def test_template_completion_percent_below_100_is_enough() -> None:
     assert templates_of(world) == ["half"]
 
 
-def test_min_score_must_be_reached() -> None:
-    stream = [
+def completed_with_min_score(min_score: float) -> list[Any]:
+    """user-1 enrolled and done with the one leaf; the course's one assessment `q` not taken."""
+    return [
         course(leaf_nodes=["a"], assessments=["q"]),
-        batch_created(templates=[template("t", min_score=70)]),
+        batch_created(templates=[template("t", min_score=min_score)]),
         enrolled(),
         completed("a"),
     ]
+
+
+def test_min_score_must_be_reached() -> None:
+    stream = completed_with_min_score(70)
     assert templates_of(fold(*stream, assessment("q", 69.99))) == []
     assert templates_of(fold(*stream, assessment("q", 70))) == ["t"]
 
 
 def test_a_score_exactly_at_the_minimum_meets_it() -> None:
     """100 x 57 / 100 is 57 (dividing first gave 56.99999999999999: refused at 57)."""
-    stream = [
-        course(leaf_nodes=["a"], assessments=["q"]),
-        batch_created(templates=[template("t", min_score=57)]),
-        enrolled(),
-        completed("a"),
-    ]
+    stream = completed_with_min_score(57)
     world = fold(*stream, assessment("q", 57, max_score=100))
     assert doc(world).scorePercentage == 57.0
     assert templates_of(world) == ["t"]
