@@ -89,14 +89,19 @@ async def test_metrics_of_an_end_to_end_run(
     topics = env.topics
     completion, enrolment = topics.of_type("content.completed"), topics.of_type("enrolment.created")
     course_topic = topics.of_type("course.published")
-    facts = [course(), batch("b1")]
-    for user in ("ada", "alan", "grace"):
-        facts += learner_completes("b1", user)
+    rules = [course(), batch("b1")]
+    facts = learner_completes("b1", "ada") + learner_completes("b1", "alan")
+    facts += learner_completes("b1", "grace")
     facts += learner_completes("b1", "bob")[:-1]  # not complete: no certificate
     service = ServiceProcess(env, tmp_path).start()
     try:
         base = http_address(service)
         await service.wait_consuming()  # the topics exist, with the service's partitions
+        # The rules folded first: a certificate then is decided by the poll that holds its
+        # learner's last fact, the one the latency is measured from. (Decided by a batch that
+        # came after the facts, it has no latency sample: docs/operating.md.)
+        await publish(kafka_bootstrap, topic_prefix, rules)
+        await caught_up(env)
         await publish(
             kafka_bootstrap,
             topic_prefix,
