@@ -1,0 +1,82 @@
+"""A shadow replay spills each learner fact to the group of its batch, and counts what cannot
+be a learner fact of its topic as bad (the fold of the group would reject it too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from consumers.replay_spill import Spill, spilled_values
+
+MAX_BYTES = 1 << 20
+
+
+def _record(value: object, topic: str = "lms.progress.v1") -> SimpleNamespace:
+    encoded = value if isinstance(value, bytes) or value is None else json.dumps(value).encode()
+    return SimpleNamespace(topic=topic, value=encoded)
+
+
+def _fact(batch_id: object = "batch $.é:1") -> dict[str, object]:
+    return {
+        "specversion": "1.0",
+        "id": "p-1",
+        "type": "content.progress",
+        "source": "test",
+        "time": "2026-06-01T10:00:00Z",
+        "data": {"batchId": batch_id, "userId": "u", "contentId": "c", "progress": 40},
+    }
+
+
+def test_a_fact_goes_to_the_group_of_its_batch_and_comes_back_unchanged(tmp_path: Path) -> None:
+    spill = Spill(tmp_path, 7)
+    record = _record(_fact())
+    group = spill.group_of(record, MAX_BYTES)
+    assert group == spill.group_of_batch("batch $.é:1")
+    assert group == spill.group_of(_record(_fact(), "prefix.lms.progress.v1"), MAX_BYTES)
+    spill.add(group, record.value)
+    spill.add(group, b"")
+    spill.close()
+    assert spilled_values(spill.path(group)) == [record.value, b""]
+    assert all(spilled_values(spill.path(g)) == [] for g in range(7) if g != group)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _record(None),
+        _record(b"{not json"),
+        _record(b"\xff\xfe{}"),
+        _record([_fact()]),
+        _record("a string"),
+        _record({"type": "content.progress"}),
+        _record({**_fact(), "data": ["batchId"]}),
+        _record(_fact(batch_id=7)),
+        _record({**_fact(), "type": 3}),
+        _record({**_fact(), "type": "no.such.type"}),
+        _record(_fact(), "lms.assessment.v1"),  # a progress fact on another learner topic
+        _record(b"[" * 100_000 + b"]" * 100_000),
+        _record({**_fact(), "source": "x" * MAX_BYTES}),
+    ],
+    ids=[
+        "tombstone",
+        "not-json",
+        "not-utf8",
+        "array",
+        "string",
+        "no-data",
+        "data-not-object",
+        "batch-not-string",
+        "type-not-string",
+        "unknown-type",
+        "wrong-topic",
+        "deep-nesting",
+        "too-large",
+    ],
+)
+def test_what_cannot_be_a_learner_fact_of_its_topic_has_no_group(
+    tmp_path: Path, record: SimpleNamespace
+) -> None:
+    assert Spill(tmp_path, 3).group_of(record, MAX_BYTES) is None
