@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
 from api import routes_batches, routes_enrolments, routes_progress, routes_sunbird
 from api.deps import ApiDeps
 from api.openapi_doc import install_openapi
 from api.probes import PROBE_PATHS
 from api.problems import INTERNAL_ERROR, install_problem_handlers, problem_response
+from api.sunbird import SUNBIRD_PATHS, sunbird_routing_error
 
 __all__ = ["API_VERSION", "create_app"]
 
@@ -43,13 +45,21 @@ def create_app(
         redoc_url=None,
     )
     app.state.deps = deps
-    install_problem_handlers(app)
+    install_problem_handlers(
+        app, [(path, sunbird_routing_error) for path in SUNBIRD_PATHS] if api else ()
+    )
     install_openapi(app)
     native = (routes_batches.router, routes_enrolments.router, routes_progress.router)
-    for router in (*native, routes_sunbird.router) if api else ():
+    routers = (*((*native, routes_sunbird.router) if api else ()), *extra_routers)
+    for router in routers:
         app.include_router(router)
-    for extra in extra_routers:
-        app.include_router(extra)
+    # Each route's pattern and methods: a 405 names every method a path takes (`Allow`).
+    app.state.route_methods = [
+        (route.path_regex, route.methods)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     app.middleware("http")(_request_id)
     return app
 

@@ -7,6 +7,7 @@ internals: its detail is fixed, and the request id is what an operator looks up 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from services.errors import KafkaUnavailable, StoreUnavailable
 __all__ = [
     "INTERNAL_ERROR",
     "PROBLEM_TYPE_BASE",
+    "Answer",
     "Problem",
     "install_problem_handlers",
     "problem_response",
@@ -84,6 +86,16 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     )
 
 
+def _allowed(request: Request) -> str:
+    """The methods the path takes, over every route that serves it (a 405's `Allow`, RFC 9110:
+    Starlette's names those of the first such route only). `app.state.route_methods` holds the
+    routes' patterns and methods (`create_app` sets it)."""
+    path = request.url.path
+    routes = getattr(request.app.state, "route_methods", ())
+    methods = {m for pattern, ms in routes if pattern.match(path) for m in ms}
+    return ", ".join(sorted(methods - {"HEAD"}))
+
+
 def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
     """The 503 for a dependency that cannot be reached (logged), saying whether the command
     may still take effect."""
@@ -100,8 +112,15 @@ def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
     return Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every error the app can meet becomes a problem answer."""
+Answer = Callable[[Request, Problem], JSONResponse]
+
+
+def install_problem_handlers(
+    app: FastAPI, routing_answers: Sequence[tuple[str, Answer]] = ()
+) -> None:
+    """Every error the app can meet becomes a problem answer. `routing_answers`: path prefixes
+    whose routing errors (no such route, a method the route does not take) another answer
+    writes (Sunbird's paths, in Sunbird's envelope)."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -128,7 +147,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = "no such route" if exc.status_code == 404 else str(exc.detail)
-        return problem_response(request, Problem(exc.status_code, code, detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        problem = Problem(exc.status_code, code, detail, headers=headers)
+        for prefix, answer in routing_answers if exc.status_code in (404, 405) else ():
+            if request.url.path.startswith(prefix):
+                return answer(request, problem)
+        return problem_response(request, problem)
 
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, (StoreUnavailable, KafkaUnavailable))

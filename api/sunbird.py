@@ -16,7 +16,17 @@ from fastapi.responses import JSONResponse
 
 from api.problems import Problem
 
-__all__ = ["SUNBIRD_CODES", "sunbird_error", "sunbird_ok", "sunbird_time"]
+__all__ = [
+    "SUNBIRD_CODES",
+    "SUNBIRD_PATHS",
+    "sunbird_error",
+    "sunbird_ok",
+    "sunbird_routing_error",
+    "sunbird_time",
+]
+
+# Where Sunbird's routes live (the native API's are `/v1/batches`, `/v1/users`, `/v1/progress`).
+SUNBIRD_PATHS = ("/v1/course/", "/v1/user/", "/v2/user/", "/v1/content/", "/v1/batch/")
 
 # Our problem code -> (Sunbird's code, HTTP status).
 SUNBIRD_CODES: dict[str, tuple[str, int]] = {
@@ -105,6 +115,16 @@ def sunbird_error(api_id: str, request: Request, problem: Problem) -> JSONRespon
     response = _envelope(api_id, request, status, code, _message(problem), {})
     response.headers.update(problem.headers)
     return response
+
+
+def sunbird_routing_error(request: Request, problem: Problem) -> JSONResponse:
+    """A path under Sunbird's that no route serves, or a method its route does not take:
+    answered as Sunbird's router answers both, 404 `RESOURCE_NOT_FOUND` in the envelope, with
+    `errmsg` naming the methods the path takes."""
+    allowed = problem.headers.get("Allow") or problem.headers.get("allow")
+    where = f"{request.method} {request.url.path}"
+    detail = f"{where}: the path takes {allowed} only" if allowed else f"{where}: no such API"
+    return sunbird_error("api.error", request, Problem(404, "not-found", detail))
 
 
 def _client_error(problem: Problem) -> tuple[str, int]:

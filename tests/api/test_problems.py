@@ -154,6 +154,9 @@ async def test_404_unknown_batch_learner_or_route(api: Api) -> None:
         "not-enrolled",
     )
     assert_problem(await api.client.get("/v1/nothing-here", headers=ADMIN), 404, "not-found")
+    wrong_method = await api.client.put(f"/v1/batches/{batch_id}", headers=ADMIN)
+    assert_problem(wrong_method, 405, "method-not-allowed")
+    assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "PATCH"}
     events = [
         {"type": "content.completed", "batchId": "no-such-batch", "userId": "u", "contentId": "c"}
     ]

@@ -411,3 +411,16 @@ async def test_an_assessment_is_scored_from_the_players_assess_events(api: Api) 
     learner = await api.client.get(f"/v1/batches/{batch_id}/enrolments/quiz-9", headers=ADMIN)
     assert learner.status_code == 200, learner.text
     assert learner.json()["scorePercentage"] == 100 * 1 / 3  # 1 of 3 (the course lists none)
+
+
+async def test_a_sunbird_path_no_route_serves_answers_in_the_envelope(api: Api) -> None:
+    """As Sunbird's router answers: 404 RESOURCE_NOT_FOUND, for an unknown path under its
+    prefixes and for a method its route does not take (`errmsg` names the one it takes)."""
+    unknown = await api.client.post("/v1/course/batch/reed", json={}, headers=ADMIN)
+    body = envelope(unknown, "api.error", 404, "RESOURCE_NOT_FOUND")
+    assert body["params"]["errmsg"] == "POST /v1/course/batch/reed: no such API"
+    wrong_method = await api.client.get("/v1/course/enroll", headers=ADMIN)
+    body = envelope(wrong_method, "api.error", 404, "RESOURCE_NOT_FOUND")
+    assert body["params"]["errmsg"] == "GET /v1/course/enroll: the path takes POST only"
+    native = await api.client.get("/v1/batchez", headers=ADMIN)
+    assert native.status_code == 404 and native.json()["code"] == "not-found"
