@@ -1,7 +1,9 @@
 """Who calls: a bearer JWT checked with PyJWT (`sub` is the caller's userId, `roles` a list).
 
-HS256 with a shared secret, or RS256 / ES256 with a public key (PEM file); expiry is always
-checked, audience and issuer when configured. `BATCH_SERVICE_API_AUTH=disabled` accepts every
+HS256 with a shared secret, or RS256 / ES256 with a public key (PEM file); expiry is checked
+whenever the token has one (required with `BATCH_SERVICE_API_JWT_REQUIRE_EXP=true`: contract 9
+names only `sub` and `roles`), audience and issuer when configured. `sub` must be a userId (an
+identifier, contract 1). `BATCH_SERVICE_API_AUTH=disabled` accepts every
 call as an admin: local use only, said loudly in the log at start.
 """
 
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from api.problems import Problem
+from schemas.types import is_identifier
 from services.settings import Settings
 
 __all__ = ["ANONYMOUS_ADMIN", "Authenticator", "Caller"]
@@ -47,6 +50,7 @@ class Authenticator:
         self.disabled = settings.api_auth == "disabled"
         self._audience = settings.api_jwt_audience
         self._issuer = settings.api_jwt_issuer
+        self._required = ["exp", "sub"] if settings.api_jwt_require_exp else ["sub"]
         self._keys: list[tuple[str | bytes, list[str]]] = []
         if settings.api_jwt_secret is not None:
             self._keys.append((settings.api_jwt_secret.get_secret_value(), ["HS256"]))
@@ -77,6 +81,9 @@ class Authenticator:
         subject, roles = claims.get("sub"), claims.get("roles", [])
         if not isinstance(subject, str) or not subject:
             raise Problem(401, "invalid-token", "the token has no `sub`", headers=_CHALLENGE)
+        if not is_identifier(subject):
+            detail = "`sub` must be a userId: 1-256 characters without control characters"
+            raise Problem(401, "invalid-token", detail, headers=_CHALLENGE)
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Problem(
                 401, "invalid-token", "`roles` must be a list of strings", headers=_CHALLENGE
@@ -93,7 +100,7 @@ class Authenticator:
                     algorithms=algorithms,
                     audience=self._audience,
                     issuer=self._issuer,
-                    options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                    options={"require": self._required, "verify_aud": self._audience is not None},
                 )
             except jwt.ExpiredSignatureError:
                 raise Problem(

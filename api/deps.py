@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from api.auth import Authenticator, Caller
+from api.problems import Problem
 from api.ratelimit import RateLimiter
 from producers.sdk import BatchEventPublisher
+from schemas.types import is_identifier
 from services.ports import Clock, Stores
 from services.settings import Settings
 
@@ -51,7 +53,26 @@ async def limited_caller(request: Request, deps: ApiDeps, authorization: str | N
     caller = deps.authenticator.caller(authorization)
     who = caller.user_id if not deps.authenticator.disabled else _client(request)
     await deps.limiter.check(who)
+    _check_identifiers(request)
     return caller
+
+
+# Query parameters that name a document (a path's parameters all do).
+_ID_QUERY = ("batchId", "courseId", "userId")
+
+
+def _check_identifiers(request: Request) -> None:
+    """400 for an id in the path or the query that cannot be an identifier (contract 1): it
+    names nothing, and the same answer on every server (FerretDB cannot even look one with a
+    NUL character up)."""
+    given = [*request.path_params.items(), *request.query_params.multi_items()]
+    errors = [
+        {"field": name, "message": "must be 1-256 characters without control characters"}
+        for name, value in given
+        if (name in request.path_params or name in _ID_QUERY) and not is_identifier(value)
+    ]
+    if errors:
+        raise Problem(400, "invalid-request", "an identifier is not valid", errors)
 
 
 def _client(request: Request) -> str:

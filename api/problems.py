@@ -7,7 +7,7 @@ internals: its detail is fixed, and the request id is what an operator looks up 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -17,15 +17,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from producers.validation import InvalidEvent
-from services.errors import KafkaUnavailable, StoreUnavailable
+from schemas.event_data import rule_fields
+from services.errors import KafkaUnavailable, StoreRefusedValue, StoreUnavailable
 
 __all__ = [
     "INTERNAL_ERROR",
     "PROBLEM_TYPE_BASE",
     "Answer",
     "Problem",
+    "field_errors",
     "install_problem_handlers",
     "problem_response",
+    "refused_value_problem",
     "unavailable_problem",
 ]
 
@@ -86,6 +89,28 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     )
 
 
+def field_errors(
+    errors: Sequence[Mapping[str, Any]], skip: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
+    """Pydantic's errors as `{field, message}`: a rule over several fields (dates or capacities
+    out of order) gives one error per field it names, not one for the whole body."""
+    found = []
+    for e in errors:
+        where = [str(p) for p in e["loc"] if p not in skip]
+        for name in rule_fields(e) or ("",):
+            field = ".".join([*where, name] if name else where) or "(body)"
+            found.append({"field": field, "message": e["msg"]})
+    return found
+
+
+def refused_value_problem(exc: StoreRefusedValue) -> Problem:
+    """The 400 for a value the database cannot hold (a NUL character, a lone surrogate): no
+    identifier or text may hold one, so the request was malformed."""
+    log.info("value_refused_by_store", error=str(exc)[:300])
+    detail = "a value of the request holds a character no identifier or text may hold"
+    return Problem(400, "invalid-request", detail)
+
+
 def _allowed(request: Request) -> str:
     """The methods the path takes, over every route that serves it (a 405's `Allow`, RFC 9110:
     Starlette's names those of the first such route only). `app.state.route_methods` holds the
@@ -128,13 +153,7 @@ def install_problem_handlers(
 
     async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
+        errors = field_errors(exc.errors(), skip=("body",))
         return problem_response(
             request, Problem(400, "invalid-request", "the request is not valid", errors)
         )
@@ -156,6 +175,10 @@ def install_problem_handlers(
                 return answer(request, problem)
         return problem_response(request, problem)
 
+    async def on_refused_value(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StoreRefusedValue)
+        return problem_response(request, refused_value_problem(exc))
+
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, (StoreUnavailable, KafkaUnavailable))
         return problem_response(request, unavailable_problem(exc))
@@ -164,5 +187,6 @@ def install_problem_handlers(
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(InvalidEvent, on_invalid_event)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StoreRefusedValue, on_refused_value)
     app.add_exception_handler(StoreUnavailable, on_unavailable)
     app.add_exception_handler(KafkaUnavailable, on_unavailable)

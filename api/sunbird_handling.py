@@ -16,10 +16,16 @@ from pydantic import ValidationError
 
 from api.auth import Caller
 from api.deps import ApiDeps, deps_of, limited_caller
-from api.problems import INTERNAL_ERROR, Problem, unavailable_problem
+from api.problems import (
+    INTERNAL_ERROR,
+    Problem,
+    field_errors,
+    refused_value_problem,
+    unavailable_problem,
+)
 from api.sunbird import sunbird_error, sunbird_ok
 from producers.validation import InvalidEvent
-from services.errors import KafkaUnavailable, StoreUnavailable
+from services.errors import KafkaUnavailable, StoreRefusedValue, StoreUnavailable
 
 __all__ = ["Work", "handle"]
 
@@ -42,12 +48,12 @@ async def handle(api_id: str, request: Request, work: Work, body: bool = True) -
     except InvalidEvent as exc:
         return sunbird_error(api_id, request, Problem(400, "invalid-event", str(exc), exc.errors))
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
-        ]
+        errors = field_errors(exc.errors())
         return sunbird_error(
             api_id, request, Problem(400, "invalid-request", "invalid request", errors)
         )
+    except StoreRefusedValue as exc:
+        return sunbird_error(api_id, request, refused_value_problem(exc))
     except (StoreUnavailable, KafkaUnavailable) as exc:
         return sunbird_error(api_id, request, unavailable_problem(exc))
     except Exception as exc:  # logged whole, answered in the envelope without internals

@@ -5,7 +5,8 @@ once). Strict: a number is never accepted for a string, nor a string for a numbe
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,8 +27,10 @@ __all__ = [
     "EnrolmentCancelledData",
     "EnrolmentCreatedData",
     "Ids",
+    "RuleBroken",
     "TemplateCriteria",
     "Templates",
+    "rule_fields",
 ]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
@@ -62,17 +65,36 @@ Templates = Annotated[list[CertificateTemplate], Field(max_length=100)]
 Ids = Annotated[list[Identifier], Field(max_length=_MAX_LIST)]
 
 
+class RuleBroken(ValueError):
+    """A rule over several fields broken: names the fields (an API answer gives one error per
+    field instead of one for the whole body)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def rule_fields(error: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields a broken `RuleBroken` names, from one of pydantic's `errors()` (empty for
+    any other error)."""
+    rule = (error.get("ctx") or {}).get("error")
+    return rule.fields if isinstance(rule, RuleBroken) else ()
+
+
 def _ordered(start: str | None, enrol_end: str | None, end: str | None) -> None:
     """Contract 2: startDate <= enrollmentEndDate <= endDate where present."""
-    present = [d for d in (start, enrol_end, end) if d is not None]
-    if present != sorted(present):
-        raise ValueError("dates out of order: need startDate <= enrollmentEndDate <= endDate")
+    dates = {"startDate": start, "enrollmentEndDate": enrol_end, "endDate": end}
+    present = {name: d for name, d in dates.items() if d is not None}
+    if list(present.values()) != sorted(present.values()):
+        raise RuleBroken(
+            "dates out of order: need startDate <= enrollmentEndDate <= endDate", tuple(present)
+        )
 
 
 def _unique_templates(templates: list[CertificateTemplate]) -> None:
     ids = [t.templateId for t in templates]
     if len(ids) != len(set(ids)):
-        raise ValueError("certificateTemplates has a templateId twice")
+        raise RuleBroken("certificateTemplates has a templateId twice", ("certificateTemplates",))
 
 
 class CoursePublishedData(_Data):
@@ -90,7 +112,10 @@ WaitingDays = Annotated[int, Field(ge=0, le=MAX_WAITING_DAYS)]
 def _capacities(minimum: int | None, maximum: int | None) -> None:
     """Contract 7: minimumCapacity <= maximumCapacity where both are set."""
     if minimum is not None and maximum is not None and minimum > maximum:
-        raise ValueError("minimumCapacity must not exceed maximumCapacity")
+        raise RuleBroken(
+            "minimumCapacity must not exceed maximumCapacity",
+            ("minimumCapacity", "maximumCapacity"),
+        )
 
 
 class BatchCreatedData(_Data):

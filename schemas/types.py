@@ -18,6 +18,7 @@ __all__ = [
     "day_end",
     "day_start",
     "format_time",
+    "is_identifier",
     "parse_time",
 ]
 
@@ -34,6 +35,21 @@ _TIME_RE = re.compile(_TIME_PATTERN)
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_ID_PATTERN)]
 """A contract identifier (batchId, userId, ...): stored and returned unchanged."""
+
+_ID_RE = re.compile(_ID_PATTERN)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def is_identifier(value: object) -> bool:
+    """Whether `value` can be an identifier (as `Identifier` checks; a lone surrogate, which
+    only a decoded path or token can hold, is not one either): what names no document."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 256
+        and _ID_RE.match(value) is not None
+        and _SURROGATE_RE.search(value) is None
+    )
+
 
 Text = Annotated[str, StringConstraints(max_length=4096, pattern=_TEXT_PATTERN)]
 """Free text (names, reasons): bounded so that a document cannot be bloated by one field."""

@@ -14,6 +14,7 @@ __all__ = [
     "DocumentKeptChanging",
     "KafkaUnavailable",
     "PublishUnavailable",
+    "StoreRefusedValue",
     "StoreUnavailable",
 ]
 
@@ -28,6 +29,12 @@ class StoreUnavailable(BatchServiceError):
     """The database did not answer, or answered with a transient error."""
 
     retriable = True
+
+
+class StoreRefusedValue(BatchServiceError):
+    """The database cannot hold a value of the query (FerretDB on PostgreSQL: a NUL character;
+    any server: a lone surrogate, which UTF-8 cannot encode). No valid event carries one, so
+    no stored document holds it: the request was malformed. Not retriable."""
 
 
 class KafkaUnavailable(BatchServiceError):

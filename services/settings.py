@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     api_jwt_public_key_file: str | None = Field(None, description="RS256 / ES256 key (PEM)")
     api_jwt_audience: str | None = None
     api_jwt_issuer: str | None = None
+    api_jwt_require_exp: bool = Field(
+        False, description="refuse tokens without `exp` (one with `exp` is always checked)"
+    )
     api_rate_limit_per_minute: int = Field(30, ge=1, description="requests per caller")
     api_rate_limit_lock_s: int = Field(300, ge=1, description="lock after the limit")
     api_rate_limit_shared: bool = Field(

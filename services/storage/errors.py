@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
-from services.errors import StoreUnavailable
+from services.errors import StoreRefusedValue, StoreUnavailable
 
 __all__ = ["is_revision_conflict", "mongo_errors"]
 
@@ -26,6 +26,13 @@ def is_revision_conflict(exc: OperationFailure) -> bool:
     return "batch-service revision conflict" in str(exc.details or exc)
 
 
+def _refused_value(exc: OperationFailure) -> bool:
+    """PostgreSQL's "unsupported Unicode escape sequence" (SQLSTATE 22P05) through FerretDB:
+    a string with a NUL character, which its JSONB cannot hold (FerretDB answers code 1, which
+    would otherwise read as a transient failure)."""
+    return "22P05" in str(exc.details or exc) or "unsupported Unicode escape" in str(exc)
+
+
 def _transient(exc: OperationFailure) -> bool:
     """The server or the network failed, not the request: for a bulk write, each of its
     write errors is such a failure (or a duplicate key, which the bulk layer settles)."""
@@ -39,10 +46,15 @@ def _transient(exc: OperationFailure) -> bool:
 
 @asynccontextmanager
 async def mongo_errors() -> AsyncIterator[None]:
-    """Transient driver errors become `StoreUnavailable` (retriable); others propagate."""
+    """Transient driver errors become `StoreUnavailable` (retriable), values the server cannot
+    hold `StoreRefusedValue`; others propagate."""
     try:
         yield
+    except UnicodeEncodeError as exc:  # a lone surrogate: the driver cannot encode the command
+        raise StoreRefusedValue(str(exc)) from exc
     except OperationFailure as exc:
+        if _refused_value(exc):
+            raise StoreRefusedValue(str(exc)[:300]) from exc
         if _transient(exc):
             raise StoreUnavailable(str(exc)) from exc
         raise

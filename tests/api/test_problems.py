@@ -33,10 +33,18 @@ async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None
         await api.client.post("/v1/batches", json=bad, headers=ADMIN), 400, "invalid-request"
     )
     assert {e["field"] for e in body["errors"]} >= {"startDate", "maximumCapacity"}
-    unordered = batch_body(fresh("b"), startDate="2026-09-01", endDate="2026-08-01")
-    assert_problem(
-        await api.client.post("/v1/batches", json=unordered, headers=ADMIN), 400, "invalid-request"
-    )
+    # A rule over several fields names each of them (as an update's does, below).
+    for fields, named in (
+        ({"startDate": "2026-09-01", "endDate": "2026-08-01"}, ["startDate", "endDate"]),
+        ({"minimumCapacity": 5, "maximumCapacity": 2}, ["minimumCapacity", "maximumCapacity"]),
+    ):
+        unordered = batch_body(fresh("b"), **fields)
+        body = assert_problem(
+            await api.client.post("/v1/batches", json=unordered, headers=ADMIN),
+            400,
+            "invalid-request",
+        )
+        assert [e["field"] for e in body["errors"]] == named, body
     not_json = await api.client.post(
         "/v1/batches", content=b"{", headers=ADMIN | {"content-type": "application/json"}
     )
@@ -165,6 +173,28 @@ async def test_404_unknown_batch_learner_or_route(api: Api) -> None:
         404,
         "unknown-batch",
     )
+
+
+async def test_an_id_that_cannot_be_an_identifier_is_a_400_naming_it_never_a_503(
+    api: Api,
+) -> None:
+    """Contract 1: identifiers have no control characters and at most 256 characters. One in
+    the path or the query names nothing: 400 with the field (FerretDB cannot even look a NUL
+    up; that answered 503, as if MongoDB were down)."""
+    for path, field in [
+        ("/v1/batches/a%00b", "batchId"),
+        ("/v1/batches/a%00b/enrolments/u", "batchId"),
+        (f"/v1/batches/b/enrolments/{'u' * 257}", "userId"),
+        ("/v1/users/a%01b/enrolments", "userId"),
+        ("/v1/batches?courseId=%00", "courseId"),
+    ]:
+        answer = await api.client.get(path, headers=ADMIN)
+        assert_problem(answer, 400, "invalid-request")
+        assert [e["field"] for e in answer.json()["errors"]] == [field], path
+    enrol = await api.client.post(
+        "/v1/batches/a%00b/enrolments", json={"userId": "u"}, headers=ADMIN
+    )
+    assert_problem(enrol, 400, "invalid-request")
 
 
 async def test_409_already_enrolled_or_waitlisted(api: Api) -> None:

@@ -424,3 +424,20 @@ async def test_a_sunbird_path_no_route_serves_answers_in_the_envelope(api: Api) 
     assert body["params"]["errmsg"] == "GET /v1/course/enroll: the path takes POST only"
     native = await api.client.get("/v1/batchez", headers=ADMIN)
     assert native.status_code == 404 and native.json()["code"] == "not-found"
+
+
+async def test_an_id_that_cannot_be_an_identifier_is_a_client_error_in_the_envelope(
+    api: Api,
+) -> None:
+    """In the path: INVALID_PARAMETER_VALUE naming it. In a body: a 400 (FerretDB refuses to
+    look a NUL up, MongoDB finds no such batch), never a 503 as if the database were down."""
+    read = await api.client.get("/v1/course/batch/read/a%00b", headers=ADMIN)
+    body = envelope(read, "api.course.batch.read", 400, "INVALID_PARAMETER_VALUE")
+    assert body["params"]["errmsg"].startswith("Invalid value for batchId")
+    listed = await api.client.post(
+        "/v1/batch/participants/list",
+        json={"request": {"batch": {"batchId": "a\u0000b"}}},
+        headers=ADMIN,
+    )
+    assert listed.status_code == 400, listed.text
+    assert listed.json()["params"]["err"] in ("INVALID_PARAMETER_VALUE", "INVALID_COURSE_BATCH_ID")

@@ -1,5 +1,6 @@
 """Who calls (contract 9 and 10): bearer JWTs checked with PyJWT, HS256 with a secret or
-RS256 / ES256 with a public key from a PEM file; expiry always, audience and issuer when set."""
+RS256 / ES256 with a public key from a PEM file; expiry when the token has one (or the setting
+requires it), audience and issuer when set; `sub` a userId."""
 
 from __future__ import annotations
 
@@ -57,7 +58,27 @@ def test_a_token_signed_with_the_private_key_of_the_configured_public_key_is_acc
     assert _caller(auth, _token(key, algorithm)) == Caller("ada", ("mentor",))
     _refused(auth, _token(stranger, algorithm))  # signed by another key
     _refused(auth, _token(key, algorithm, exp=int(time.time()) - 5))  # expired
-    assert _refused(auth, _token(key, algorithm, exp=None)).code == "invalid-token"
+    assert (
+        _caller(auth, _token(key, algorithm, exp=None)).user_id == "ada"
+    )  # contract 9: sub, roles
+
+
+def test_a_token_without_exp_is_accepted_unless_the_setting_requires_one() -> None:
+    secret = "test-secret-0123456789-0123456789"
+    assert _caller(
+        Authenticator(Settings(api_jwt_secret=secret)), _token(secret, "HS256", exp=None)
+    )
+    strict = Authenticator(Settings(api_jwt_secret=secret, api_jwt_require_exp=True))
+    assert _refused(strict, _token(secret, "HS256", exp=None)).code == "invalid-token"
+    assert _caller(strict, _token(secret, "HS256")).user_id == "ada"
+    _refused(strict, _token(secret, "HS256", exp=int(time.time()) - 5))
+
+
+@pytest.mark.parametrize("sub", ["a\x00b", "line\nbreak", "x" * 257, "\ud800"])
+def test_a_sub_that_cannot_be_a_user_id_is_refused(sub: str) -> None:
+    secret = "test-secret-0123456789-0123456789"
+    auth = Authenticator(Settings(api_jwt_secret=secret))
+    assert "`sub` must be a userId" in _refused(auth, _token(secret, "HS256", sub=sub)).detail
 
 
 def test_a_token_of_another_algorithm_than_the_key_is_refused_not_an_error(

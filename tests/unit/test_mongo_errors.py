@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.errors import StoreUnavailable
+from services.errors import StoreRefusedValue, StoreUnavailable
 from services.storage.errors import mongo_errors
 
 _FERRETDB_BACKEND_TIMEOUT = (
@@ -46,5 +46,23 @@ async def test_a_failure_of_the_server_or_the_network_is_retried(error: Exceptio
 )
 async def test_a_wrong_request_or_a_duplicate_is_not_retried(error: Exception) -> None:
     with pytest.raises(type(error)):
+        async with mongo_errors():
+            raise error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationFailure(  # FerretDB: a NUL in a filter value, refused by PostgreSQL's JSONB
+            "[msg_find.go:344 handler.handleMaxTimeMSError] ERROR: unsupported Unicode escape "
+            "sequence (SQLSTATE 22P05)",
+            1,
+            {"codeName": "InternalError"},
+        ),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+    ],
+)
+async def test_a_value_the_server_cannot_hold_is_refused_not_retried(error: Exception) -> None:
+    with pytest.raises(StoreRefusedValue):
         async with mongo_errors():
             raise error
