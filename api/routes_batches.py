@@ -111,7 +111,7 @@ async def list_batches(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> Page[BatchView]:
     """Batches, by course and status now, a page at a time (in batchId order)."""
-    after = decode_cursor(cursor, lambda position: isinstance(position, str))
+    after = decode_cursor(cursor, "batches", lambda position: isinstance(position, str))
     now, reads = deps.clock.now(), deps.stores.reads
     items: list[BatchView] = []
     candidates = _PREVIOUS[status] if status else None
@@ -127,7 +127,7 @@ async def list_batches(
                 if len(items) == limit:
                     break
     more = len(items) == limit  # a full page: there may be more (perhaps an empty page)
-    return Page(items=items, nextCursor=encode_cursor(after) if more else None)
+    return Page(items=items, nextCursor=encode_cursor("batches", after) if more else None)
 
 
 @router.patch(

@@ -165,14 +165,15 @@ async def participants(
         )
     ]
     ordered = sorted(wanted, key=_place)
-    after = decode_cursor(cursor, _is_place)
+    listing = f"participants\n{batchId}"
+    after = decode_cursor(cursor, listing, _is_place)
     if after is not None:
         ordered = [d for d in ordered if list(_place(d)) > after]
     page = ordered[:limit]
     more = len(ordered) > limit
     return Page(
         items=[enrolment_view(d) for d in page],
-        nextCursor=encode_cursor(list(_place(page[-1]))) if more else None,
+        nextCursor=encode_cursor(listing, list(_place(page[-1]))) if more else None,
     )
 
 
@@ -220,11 +221,12 @@ async def users_batches(
 ) -> Page[EnrolmentView]:
     """A learner's batches (their enrolment documents), a page at a time."""
     require_self_or_admin(caller, userId, "list this learner's batches")
-    after = decode_cursor(cursor, lambda position: isinstance(position, str))
+    listing = f"batches of\n{userId}"
+    after = decode_cursor(cursor, listing, lambda position: isinstance(position, str))
     found = await deps.stores.reads.enrolments_of_user(userId, after, limit + 1)
     page = found[:limit]
     more = len(found) > limit
     return Page(
         items=[enrolment_view(d) for d in page],
-        nextCursor=encode_cursor(page[-1].key) if more else None,
+        nextCursor=encode_cursor(listing, page[-1].key) if more else None,
     )

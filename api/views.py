@@ -124,31 +124,33 @@ def enrolment_view(doc: EnrolmentDoc) -> EnrolmentView:
     return EnrolmentView(**doc.model_dump(include=set(EnrolmentView.model_fields)))
 
 
-def encode_cursor(position: Any) -> str:
-    """An opaque cursor for a position in a list."""
-    raw = json.dumps(position, separators=(",", ":"), ensure_ascii=False).encode()
+def encode_cursor(listing: str, position: Any) -> str:
+    """An opaque cursor for a position in a list (`listing` names the list: its route and the
+    ids in its path)."""
+    raw = json.dumps([listing, position], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, shaped: Callable[[Any], bool]) -> Any:
-    """The position a cursor names (None: the start); 400 for a cursor we did not make: one
-    that does not decode, or whose position is not `shaped` as this list's are (another
-    list's cursor, or one made by hand)."""
+def decode_cursor(cursor: str | None, listing: str, shaped: Callable[[Any], bool]) -> Any:
+    """The position a cursor names (None: the start); 400 for a cursor we did not make for
+    this list: one that does not decode, another list's (another route's, another batch's or
+    learner's), or one whose position is not `shaped` as this list's are (made by hand)."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        position = _UNDECODED
-    if position is _UNDECODED or not shaped(position):
+        decoded = _UNDECODED
+    ours = isinstance(decoded, list) and len(decoded) == 2 and decoded[0] == listing
+    if not ours or not shaped(decoded[1]):
         raise Problem(
             400,
             "invalid-cursor",
-            "the cursor is not one this API gave",
+            "the cursor is not one this API gave for this list",
             [{"field": "cursor", "message": "unknown cursor"}],
         )
-    return position
+    return decoded[1]
 
 
 _UNDECODED = object()

@@ -58,17 +58,30 @@ async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None
     batch_id = fresh("b")
     await api.create(batch_id)
     # A cursor that decodes but is not this list's (another list's, or made by hand).
+    place = [0, 0, "", "", "u"]
+    participants = f"participants\n{batch_id}"
     for path, position in (
-        (f"/v1/batches/{batch_id}/enrolments", "b-1"),
-        (f"/v1/batches/{batch_id}/enrolments", [1, "x"]),
-        ("/v1/users/u/enrolments", [0, 0, "", "", "u"]),
-        ("/v1/batches", {"after": "b-1"}),
+        (f"/v1/batches/{batch_id}/enrolments", [participants, "b-1"]),
+        (f"/v1/batches/{batch_id}/enrolments", [participants, [1, "x"]]),
+        (f"/v1/batches/{batch_id}/enrolments", place),  # untagged
+        (f"/v1/batches/{batch_id}/enrolments", ["participants\nanother-batch", place]),
+        ("/v1/users/u/enrolments", ["batches", "b-1"]),
+        ("/v1/users/u/enrolments", ["batches of\nanother-user", "b-1"]),
+        ("/v1/batches", ["batches of\nu", "b-1"]),
+        ("/v1/batches", ["batches", {"after": "b-1"}]),
     ):
         raw = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
         body = assert_problem(
             await api.client.get(f"{path}?cursor={raw}", headers=ADMIN), 400, "invalid-cursor"
         )
         assert body["errors"] == [{"field": "cursor", "message": "unknown cursor"}]
+    for path, position in (  # each list's own cursor, as the test above alters them
+        (f"/v1/batches/{batch_id}/enrolments", [participants, place]),
+        ("/v1/users/u/enrolments", ["batches of\nu", "b-1"]),
+        ("/v1/batches", ["batches", "b-1"]),
+    ):
+        raw = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+        assert (await api.client.get(f"{path}?cursor={raw}", headers=ADMIN)).status_code == 200
     # An update whose batch would break the rules a `batch.created` is held to: invalid input.
     capped = fresh("b")
     await api.create(capped, maximumCapacity=3)
