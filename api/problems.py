@@ -17,14 +17,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from producers.validation import InvalidEvent
-from schemas.event_data import rule_fields
+from schemas.event_data import error_fields
 from services.errors import KafkaUnavailable, StoreRefusedValue, StoreUnavailable
 
 __all__ = [
     "INTERNAL_ERROR",
     "PROBLEM_TYPE_BASE",
-    "Answer",
     "Problem",
+    "RoutingAnswer",
     "field_errors",
     "install_problem_handlers",
     "problem_response",
@@ -94,13 +94,11 @@ def field_errors(
 ) -> list[dict[str, str]]:
     """Pydantic's errors as `{field, message}`: a rule over several fields (dates or capacities
     out of order) gives one error per field it names, not one for the whole body."""
-    found = []
-    for e in errors:
-        where = [str(p) for p in e["loc"] if p not in skip]
-        for name in rule_fields(e) or ("",):
-            field = ".".join([*where, name] if name else where) or "(body)"
-            found.append({"field": field, "message": e["msg"]})
-    return found
+    return [
+        {"field": field or "(body)", "message": e["msg"]}
+        for e in errors
+        for field in error_fields(e, ".".join(str(p) for p in e["loc"] if p not in skip))
+    ]
 
 
 def refused_value_problem(exc: StoreRefusedValue) -> Problem:
@@ -137,11 +135,11 @@ def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
     return Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
 
 
-Answer = Callable[[Request, Problem], JSONResponse]
+RoutingAnswer = Callable[[Request, Problem], JSONResponse]
 
 
 def install_problem_handlers(
-    app: FastAPI, routing_answers: Sequence[tuple[str, Answer]] = ()
+    app: FastAPI, routing_answers: Sequence[tuple[str, RoutingAnswer]] = ()
 ) -> None:
     """Every error the app can meet becomes a problem answer. `routing_answers`: path prefixes
     whose routing errors (no such route, a method the route does not take) another answer

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import BatchCreatedData, BatchUpdatedData, Ids, Templates
-from schemas.types import Identifier, IsoDate, Percent, Text
+from schemas.types import EventId, Identifier, IsoDate, Percent, Text
 
 __all__ = [
     "BatchCreateRequest",
@@ -56,7 +56,7 @@ class EnrolRequest(BaseModel):
 
 class _Item(BaseModel):
     model_config = _BODY
-    id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    id: EventId | None = None
     time: str | None = Field(None, description="RFC 3339 with offset; default: now")
     batchId: Identifier
     userId: Identifier

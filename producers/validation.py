@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from schemas.event_data import rule_fields
+from schemas.event_data import error_fields
 from schemas.events import event_adapter
 from schemas.topics import KEY_FIELD_OF_TYPE, TOPIC_OF_TYPE, Topics
 from services.errors import BatchServiceError
@@ -78,13 +78,11 @@ def _reason(exc: ValidationError, event_type: object) -> str:
 
 def _by_field(exc: ValidationError, event_type: object) -> list[dict[str, str]]:
     errors = exc.errors(include_input=False, include_url=False)
-    found = []
-    for e in errors:
-        where = _where(e, event_type)
-        for name in rule_fields(e) or ("",):
-            field = f"{where}.{name}" if name and where != "(event)" else name or where
-            found.append({"field": field, "message": _what(e)})
-    return found
+    return [
+        {"field": field, "message": _what(e)}
+        for e in errors
+        for field in error_fields(e, _where(e, event_type))
+    ]
 
 
 def _where(error: ErrorDetails, event_type: object) -> str:

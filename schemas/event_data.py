@@ -30,7 +30,7 @@ __all__ = [
     "RuleBroken",
     "TemplateCriteria",
     "Templates",
-    "rule_fields",
+    "error_fields",
 ]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
@@ -74,11 +74,13 @@ class RuleBroken(ValueError):
         self.fields = fields
 
 
-def rule_fields(error: Mapping[str, Any]) -> tuple[str, ...]:
-    """The fields a broken `RuleBroken` names, from one of pydantic's `errors()` (empty for
-    any other error)."""
+def error_fields(error: Mapping[str, Any], where: str) -> list[str]:
+    """The fields one of pydantic's `errors()` is about: `where` (its location), or, for a
+    broken `RuleBroken`, each field the rule names, under `where`."""
     rule = (error.get("ctx") or {}).get("error")
-    return rule.fields if isinstance(rule, RuleBroken) else ()
+    if not isinstance(rule, RuleBroken):
+        return [where]
+    return [f"{where}.{name}" if where else name for name in rule.fields]
 
 
 def _ordered(start: str | None, enrol_end: str | None, end: str | None) -> None:

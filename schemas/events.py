@@ -28,7 +28,7 @@ from schemas.event_data import (
     TemplateCriteria,
     Templates,
 )
-from schemas.types import Timestamp
+from schemas.types import EventId, Timestamp
 
 __all__ = [
     "MAX_CAPACITY",
@@ -64,7 +64,7 @@ class _Envelope(BaseModel):
     model_config = _STRICT
 
     specversion: Literal["1.0"]
-    id: Annotated[str, Field(min_length=1, max_length=256)]
+    id: EventId
     source: Annotated[str, Field(max_length=1024)]
     time: Timestamp
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 __all__ = [
     "DAY",
+    "EventId",
     "Identifier",
     "IsoDate",
     "Percent",
@@ -46,9 +47,23 @@ def is_identifier(value: object) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= 256
-        and _ID_RE.match(value) is not None
+        and _ID_RE.fullmatch(value) is not None
         and _SURROGATE_RE.search(value) is None
     )
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not hold a NUL character (no store of ours can hold one)")
+    return value
+
+
+EventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_without_nul)
+]
+"""An event `id` (contract 1: 1-256 characters, not an identifier): any character but NUL,
+which PostgreSQL's JSONB under FerretDB cannot hold (the id is stored with the facts): a
+message with one is dead-lettered rather than stopping the service at its write."""
 
 
 Text = Annotated[str, StringConstraints(max_length=4096, pattern=_TEXT_PATTERN)]

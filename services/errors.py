@@ -33,8 +33,9 @@ class StoreUnavailable(BatchServiceError):
 
 class StoreRefusedValue(BatchServiceError):
     """The database cannot hold a value of the query (FerretDB on PostgreSQL: a NUL character;
-    any server: a lone surrogate, which UTF-8 cannot encode). No valid event carries one, so
-    no stored document holds it: the request was malformed. Not retriable."""
+    any server: a lone surrogate, which UTF-8 cannot encode). No valid event carries one (ids
+    and text exclude NUL, `schemas.types`), so no stored document holds it: the request was
+    malformed. Not retriable: in the consumer it would be a bug, and it crashes loudly."""
 
 
 class KafkaUnavailable(BatchServiceError):

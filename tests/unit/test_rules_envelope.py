@@ -130,6 +130,13 @@ def test_event_id_is_1_to_256_chars() -> None:
     rejected({**valid("content.completed"), "id": ""})
 
 
+def test_event_id_holds_any_character_but_nul() -> None:
+    """Contract 1 puts no character rule on `id`; NUL is the one no store of ours can hold
+    (FerretDB's PostgreSQL refuses it: the write would stop the service), so it is bad input."""
+    assert parse({**valid("content.completed"), "id": "a\tb\x01\x7f"}).id == "a\tb\x01\x7f"
+    rejected({**valid("content.completed"), "id": "a\x00b"})
+
+
 def test_unknown_type_is_rejected() -> None:
     rejected(message("content.deleted", VALID_DATA["content.completed"]))
 
