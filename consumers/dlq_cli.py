@@ -108,6 +108,8 @@ async def _list(
     args: argparse.Namespace, settings: Settings, topics: Topics, chosen: LetterFilter
 ) -> int:
     letters = await _selected(settings, topics, chosen)
+    # Oldest first across partitions (each partition is read in order, not the topic).
+    letters.sort(key=lambda letter: (letter.timestamp_ms, letter.partition, letter.offset))
     for letter in letters[: args.limit]:
         row = letter.summary()
         if args.json:

@@ -120,6 +120,11 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_diff and (args.swap or not args.into):
         print("replay: --no-diff goes with --into, without --swap", file=sys.stderr)
         return 2
+    if args.swap and args.pipeline:
+        # A pipeline replay publishes nothing and empties each outbox as it goes: a shadow so
+        # built would go live without the announcements the live documents may have missed.
+        print("replay: --swap goes with a fresh --into rebuild, not --pipeline", file=sys.stderr)
+        return 2
     start = args.start
     if start != "earliest":
         try:
@@ -163,9 +168,13 @@ async def _into_shadow(
     """The fast path of `--into` (consumers.replay_fast): an empty shadow, or a resumed one."""
     name = f"replay-shadow:{args.into}"
     stores = service.stores
-    resumable = await stores.checkpoints.load(name) is not None
-    if args.resume and not resumable:
+    saved = await stores.checkpoints.load(name)
+    if args.resume and saved is None:
         print(f"replay: nothing to resume into {args.into!r}", file=sys.stderr)
+        return 2
+    if args.resume and saved is not None and bool(saved.get("keepOutboxes")) != args.swap:
+        # The groups inserted so far kept their announcements only for a run with --swap.
+        print("replay: resume with --swap exactly when the interrupted run had it", file=sys.stderr)
         return 2
     if not args.resume and await stores.maintenance.all_batch_ids():
         print(
@@ -175,7 +184,7 @@ async def _into_shadow(
         )
         return 2
     started = time.monotonic()
-    report = await replay_into_shadow(service, start, stop, name, args.resume)
+    report = await replay_into_shadow(service, start, stop, name, args.resume, args.swap)
     seconds = time.monotonic() - started
     print(
         f"replay: {report.records:,} records in {seconds:.1f}s "

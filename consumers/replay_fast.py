@@ -78,12 +78,18 @@ async def replay_into_shadow(
     stop: asyncio.Event,
     checkpoint: str,
     resume: bool,
+    keep_outboxes: bool = False,
 ) -> ShadowReplay:
-    """Fold the inbound topics into the (empty, or resumed) shadow database of `service`."""
+    """Fold the inbound topics into the (empty, or resumed) shadow database of `service`.
+    `keep_outboxes`: each document keeps the announcements it latched in its outbox, for a
+    shadow that goes live (`--swap`): the service then publishes them (again: same ids)."""
     settings, topics, stores = service.settings, service.topics, service.stores
     rule_topics = sorted({topics.prefix + TOPIC_OF_TYPE[t] for t in _RULE_TYPES})
     learner_topics = [t for t in topics.inbound if t not in rule_topics]
     saved = await stores.checkpoints.load(checkpoint) if resume else None
+    if saved is None:  # from here on, an interrupted run can be resumed, whatever it wrote
+        state = {"groups_done": [], "keepOutboxes": keep_outboxes, "savedAt": time.time()}
+        await stores.checkpoints.save(checkpoint, state)
     done_groups: set[int] = set(saved["groups_done"]) if saved else set()
     report = ShadowReplay()
     fetch = {k: max(v, getattr(settings, k)) for k, v in _READ_FETCH.items()}
@@ -133,9 +139,8 @@ async def replay_into_shadow(
 
             async def remember(group: int) -> None:
                 done_groups.add(group)
-                await stores.checkpoints.save(
-                    checkpoint, {"groups_done": sorted(done_groups), "savedAt": time.time()}
-                )
+                state = {"groups_done": sorted(done_groups), "keepOutboxes": keep_outboxes}
+                await stores.checkpoints.save(checkpoint, state | {"savedAt": time.time()})
                 print(
                     f"replay: group {len(done_groups)}/{spill.count} folded "
                     f"({report.documents:,} documents so far)",
@@ -144,7 +149,7 @@ async def replay_into_shadow(
                 )
 
             folded_all = await _fold_groups(
-                pool, service, spill, todo, rules, report, stop, remember
+                pool, service, spill, todo, rules, report, stop, remember, keep_outboxes
             )
             if not folded_all:
                 return report
@@ -171,6 +176,7 @@ async def _fold_groups(
     report: ShadowReplay,
     stop: asyncio.Event,
     remember: Callable[[int], Awaitable[None]],
+    keep_outboxes: bool,
 ) -> bool:
     """Fold the groups in worker processes, a few ahead, and insert each as its fold is done
     (in order); True when all are in."""
@@ -182,7 +188,7 @@ async def _fold_groups(
     while not stop.is_set():
         while len(folding) < _AHEAD and (group := next(pending, None)) is not None:
             future = loop.run_in_executor(
-                pool, fold_spilled, spill.path(group), rules, now, packed_facts
+                pool, fold_spilled, spill.path(group), rules, now, packed_facts, keep_outboxes
             )
             folding.append((group, future))
         if not folding:

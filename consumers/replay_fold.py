@@ -41,14 +41,18 @@ class GroupFold:
     bad: int
 
 
-def fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -> GroupFold:
+def fold_spilled(
+    path: Path, rules: RulesSnapshot, now: datetime, pack: bool, keep_outboxes: bool = False
+) -> GroupFold:
     """Parse, fold, count and encode one group's facts (in a worker process: it hands over
     bytes, which cost nothing to receive, rather than models)."""
     with cycle_collector_paused():
-        return _fold_spilled(path, rules, now, pack)
+        return _fold_spilled(path, rules, now, pack, keep_outboxes)
 
 
-def _fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -> GroupFold:
+def _fold_spilled(
+    path: Path, rules: RulesSnapshot, now: datetime, pack: bool, keep_outboxes: bool
+) -> GroupFold:
     events: list[LearnerEvent] = []
     bad = 0
     for value in spilled_values(path):
@@ -61,7 +65,7 @@ def _fold_spilled(path: Path, rules: RulesSnapshot, now: datetime, pack: bool) -
             bad += 1  # a rule event on a learner topic: the wrong topic
             continue
         events.append(event)
-    fold = fold_learners(events, rules, now)
+    fold = fold_learners(events, rules, now, keep_outboxes)
     by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for doc in fold.documents:
         by_batch[doc.batchId].append(counted_fields(doc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +33,11 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 
 def _die_with_parent(parent: int) -> None:
     """In a worker: a daemon thread that exits the process once its parent is gone (it is
-    reparented then), whatever the worker's main thread is blocked on."""
+    reparented then), whatever the worker's main thread is blocked on. Ctrl-C and SIGTERM
+    are the parent's to handle: a terminal sends them to the whole process group, and a
+    worker that died of one would break the pool under the parent's clean stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -33,11 +33,15 @@ class ShadowFold:
 
 
 def fold_learners(
-    events: Iterable[LearnerEvent], rules: RulesSnapshot, now: datetime
+    events: Iterable[LearnerEvent],
+    rules: RulesSnapshot,
+    now: datetime,
+    keep_outboxes: bool = False,
 ) -> ShadowFold:
     """Every enrolment document these facts make, settled against `rules` (which must hold
-    every batch the facts name, when it exists). Announcements are counted, not kept: a
-    shadow announces nothing, and its outboxes are left empty."""
+    every batch the facts name, when it exists). Announcements are counted; a shadow
+    announces nothing, and its outboxes are left empty, unless `keep_outboxes` (a shadow that
+    goes live: the service publishes what each document latched)."""
     facts: dict[str, list[LearnerEvent]] = defaultdict(list)
     for event in events:
         facts[enrolment_key(event.data.batchId, event.data.userId)].append(event)
@@ -52,5 +56,7 @@ def fold_learners(
             certificates = sum(isinstance(e, CertificateEligible) for e in doc.outbox)
             fold.certificates += certificates
             fold.statuses += len(doc.outbox) - certificates
-            fold.documents.append(doc.model_copy(update={"outbox": [], "outboxSince": None}))
+            if not keep_outboxes:
+                doc = doc.model_copy(update={"outbox": [], "outboxSince": None})
+            fold.documents.append(doc)
     return fold

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ async def test_dead_letters_listed_shown_and_redriven_once_after_their_cause_is_
         code, out, err = await run_cli(env, "dlq", "list")
         assert code == 0, err
         assert len(out.splitlines()) == 3 and "3 letters match" in err, (out, err)
+        code, out, _ = await run_cli(env, "dlq", "list", "--json")
+        times = [datetime.fromisoformat(json.loads(line)["time"]) for line in out.splitlines()]
+        assert times == sorted(times), "oldest first, across partitions"
         code, out, _ = await run_cli(env, "dlq", "list", "--reason", "wrong-topic", "--json")
         [row] = [json.loads(line) for line in out.splitlines()]
         assert row["source"].startswith(topics.of_type("course.published") + ":"), row

@@ -76,8 +76,26 @@ async def test_replay_into_live_changes_nothing_and_a_shadow_equals_live_until_l
         repaired = await client[mongo_db_name].enrolments.find_one({"_id": key})
         assert repaired is not None
         assert repaired["completionPercentage"] == before["enrolments"][key]["completionPercentage"]
+        # The live documents may have missed announcements the shadow latched (facts folded
+        # only by the replay): each swapped document holds what it latched in its outbox, for
+        # the service to publish (again, with the same ids) once it starts.
+        swapped = [d async for d in client[mongo_db_name].enrolments.find({})]
+        latched = [d for d in swapped if d["certificates"]]
+        assert latched, "the stream must make learners eligible"
+        for doc in latched:
+            outbox = {e["id"] for e in doc["outbox"]}
+            assert doc["hasOutbox"] and {c["eventId"] for c in doc["certificates"]} <= outbox
+            assert {a["eventId"] for a in doc["announcedStatuses"]} <= outbox
+        code, _, err = await _replay(
+            env, "--into", f"{mongo_db_name}_shadow3", "--pipeline", "--swap"
+        )
+        assert code == 2 and "--swap goes with a fresh --into rebuild" in err, err
     finally:
-        for db in (f"{mongo_db_name}_shadow", f"{mongo_db_name}_shadow2"):
+        for db in (
+            f"{mongo_db_name}_shadow",
+            f"{mongo_db_name}_shadow2",
+            f"{mongo_db_name}_shadow3",
+        ):
             await client.drop_database(db)
         await client.close()
 
