@@ -33,11 +33,11 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 
 def _die_with_parent(parent: int) -> None:
     """In a worker: a daemon thread that exits the process once its parent is gone (it is
-    reparented then), whatever the worker's main thread is blocked on. Ctrl-C and SIGTERM
-    are the parent's to handle: a terminal sends them to the whole process group, and a
-    worker that died of one would break the pool under the parent's clean stop."""
+    reparented then), whatever the worker's main thread is blocked on. Ctrl-C is the
+    parent's to handle: a terminal sends it to the whole process group, and a worker that died
+    of it would break the pool under the parent's clean stop. (SIGTERM keeps its default: the
+    pool terminates the workers of a broken pool with it.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
