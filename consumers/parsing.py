@@ -27,7 +27,7 @@ def parse_record(record: Any, topics: Topics, max_event_bytes: int) -> Received:
         "headers": tuple(record.headers or ()),
         "timestamp_ms": record.timestamp if record.timestamp and record.timestamp > 0 else None,
     }
-    if value is None:
+    if not value:  # a tombstone (no value) or a value of no bytes
         return Received(**base, reason="empty: the message has no value")
     if len(value) > max_event_bytes:
         reason = f"too-large: {len(value)} bytes > max_event_bytes {max_event_bytes}"

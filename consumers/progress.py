@@ -42,7 +42,7 @@ class Progress:
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         topics = "  ".join(f"{t}: {done_by[t]:,}/{total_by[t]:,}" for t in sorted(total_by))
-        head = "replay done" if final else "replay"
+        head = ("replay done" if done >= self.total else "replay stopped") if final else "replay"
         timing = f"in {_duration(elapsed)}" if final else f"ETA {_duration(eta)}"
         print(
             f"{head}: {done:,}/{self.total:,} records ({100 * done / max(self.total, 1):.0f}%), "
