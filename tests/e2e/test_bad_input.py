@@ -97,6 +97,7 @@ BAD: dict[str, tuple[str, bytes | None, str]] = {
         "too-large",
     ),
     "tombstone": ("lms.progress.v1", None, "empty"),
+    "no-bytes": ("lms.progress.v1", b"", "empty"),
     "score-over-max": (
         "lms.assessment.v1",
         _bytes(
