@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from producers.validation import InvalidEvent
@@ -25,11 +26,9 @@ __all__ = [
     "PROBLEM_TYPE_BASE",
     "Problem",
     "RoutingAnswer",
-    "field_errors",
     "install_problem_handlers",
+    "problem_of",
     "problem_response",
-    "refused_value_problem",
-    "unavailable_problem",
 ]
 
 log = structlog.get_logger("batch_service.api")
@@ -89,7 +88,7 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     )
 
 
-def field_errors(
+def _field_errors(
     errors: Sequence[Mapping[str, Any]], skip: tuple[str, ...] = ()
 ) -> list[dict[str, str]]:
     """Pydantic's errors as `{field, message}`: a rule over several fields (dates or capacities
@@ -101,7 +100,7 @@ def field_errors(
     ]
 
 
-def refused_value_problem(exc: StoreRefusedValue) -> Problem:
+def _refused_value_problem(exc: StoreRefusedValue) -> Problem:
     """The 400 for a value the database cannot hold (a NUL character, a lone surrogate): no
     identifier or text may hold one, so the request was malformed."""
     log.info("value_refused_by_store", error=str(exc)[:300])
@@ -119,7 +118,7 @@ def _allowed(request: Request) -> str:
     return ", ".join(sorted(methods - {"HEAD"}))
 
 
-def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
+def _unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
     """The 503 for a dependency that cannot be reached (logged), saying whether the command
     may still take effect."""
     which = "MongoDB" if isinstance(exc, StoreUnavailable) else "Kafka"
@@ -135,6 +134,36 @@ def unavailable_problem(exc: StoreUnavailable | KafkaUnavailable) -> Problem:
     return Problem(503, "unavailable", detail, headers={"Retry-After": "5"})
 
 
+def problem_of(exc: Exception) -> Problem | None:
+    """The problem an error the API meets makes; None for a failure of ours (answered as
+    `INTERNAL_ERROR`, its cause logged). One mapping for the native answers and Sunbird's."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        errors = _field_errors(exc.errors(), skip=("body",))
+        return Problem(400, "invalid-request", "the request is not valid", errors)
+    if isinstance(exc, ValidationError):  # a model validated in a route (Sunbird's bodies)
+        return Problem(400, "invalid-request", "invalid request", _field_errors(exc.errors()))
+    if isinstance(exc, InvalidEvent):
+        return Problem(400, "invalid-event", str(exc), exc.errors)
+    if isinstance(exc, StoreRefusedValue):
+        return _refused_value_problem(exc)
+    if isinstance(exc, (StoreUnavailable, KafkaUnavailable)):
+        return _unavailable_problem(exc)
+    return None
+
+
+# What the native app answers through `problem_of` (a pydantic error inside a route is a
+# failure of ours there: its requests are validated by FastAPI first).
+_MAPPED = (
+    Problem,
+    RequestValidationError,
+    InvalidEvent,
+    StoreRefusedValue,
+    StoreUnavailable,
+    KafkaUnavailable,
+)
+
 RoutingAnswer = Callable[[Request, Problem], JSONResponse]
 
 
@@ -145,20 +174,10 @@ def install_problem_handlers(
     whose routing errors (no such route, a method the route does not take) another answer
     writes (Sunbird's paths, in Sunbird's envelope)."""
 
-    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Problem)
-        return problem_response(request, exc)
-
-    async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = field_errors(exc.errors(), skip=("body",))
-        return problem_response(
-            request, Problem(400, "invalid-request", "the request is not valid", errors)
-        )
-
-    async def on_invalid_event(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, InvalidEvent)
-        return problem_response(request, Problem(400, "invalid-event", str(exc), exc.errors))
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_of(exc)
+        assert problem is not None  # registered for the types `problem_of` maps only
+        return problem_response(request, problem)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -173,18 +192,6 @@ def install_problem_handlers(
                 return answer(request, problem)
         return problem_response(request, problem)
 
-    async def on_refused_value(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StoreRefusedValue)
-        return problem_response(request, refused_value_problem(exc))
-
-    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, (StoreUnavailable, KafkaUnavailable))
-        return problem_response(request, unavailable_problem(exc))
-
-    app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(RequestValidationError, on_invalid_request)
-    app.add_exception_handler(InvalidEvent, on_invalid_event)
+    for mapped in _MAPPED:
+        app.add_exception_handler(mapped, on_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(StoreRefusedValue, on_refused_value)
-    app.add_exception_handler(StoreUnavailable, on_unavailable)
-    app.add_exception_handler(KafkaUnavailable, on_unavailable)

@@ -121,7 +121,7 @@ def sunbird_routing_error(request: Request, problem: Problem) -> JSONResponse:
     """A path under Sunbird's that no route serves, or a method its route does not take:
     answered as Sunbird's router answers both, 404 `RESOURCE_NOT_FOUND` in the envelope, with
     `errmsg` naming the methods the path takes."""
-    allowed = problem.headers.get("Allow") or problem.headers.get("allow")
+    allowed = problem.headers.get("Allow")
     where = f"{request.method} {request.url.path}"
     detail = f"{where}: the path takes {allowed} only" if allowed else f"{where}: no such API"
     return sunbird_error("api.error", request, Problem(404, "not-found", detail))

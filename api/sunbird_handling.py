@@ -12,20 +12,11 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from api.auth import Caller
 from api.deps import ApiDeps, deps_of, limited_caller
-from api.problems import (
-    INTERNAL_ERROR,
-    Problem,
-    field_errors,
-    refused_value_problem,
-    unavailable_problem,
-)
+from api.problems import INTERNAL_ERROR, Problem, problem_of
 from api.sunbird import sunbird_error, sunbird_ok
-from producers.validation import InvalidEvent
-from services.errors import KafkaUnavailable, StoreRefusedValue, StoreUnavailable
 
 __all__ = ["Work", "handle"]
 
@@ -43,22 +34,12 @@ async def handle(api_id: str, request: Request, work: Work, body: bool = True) -
         caller = await limited_caller(request, deps, header)
         payload = await _payload(request) if body else {}
         return sunbird_ok(api_id, request, await work(caller, deps, payload))
-    except Problem as problem:
+    except Exception as exc:  # every failure in the envelope; ours logged, without internals
+        problem = problem_of(exc)
+        if problem is None:
+            log.error("request_failed", exc_info=exc)
+            problem = INTERNAL_ERROR
         return sunbird_error(api_id, request, problem)
-    except InvalidEvent as exc:
-        return sunbird_error(api_id, request, Problem(400, "invalid-event", str(exc), exc.errors))
-    except ValidationError as exc:
-        errors = field_errors(exc.errors())
-        return sunbird_error(
-            api_id, request, Problem(400, "invalid-request", "invalid request", errors)
-        )
-    except StoreRefusedValue as exc:
-        return sunbird_error(api_id, request, refused_value_problem(exc))
-    except (StoreUnavailable, KafkaUnavailable) as exc:
-        return sunbird_error(api_id, request, unavailable_problem(exc))
-    except Exception as exc:  # logged whole, answered in the envelope without internals
-        log.error("request_failed", exc_info=exc)
-        return sunbird_error(api_id, request, INTERNAL_ERROR)
 
 
 async def _payload(request: Request) -> dict[str, Any]:
