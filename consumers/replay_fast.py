@@ -87,10 +87,14 @@ async def replay_into_shadow(
     rule_topics = sorted({topics.prefix + TOPIC_OF_TYPE[t] for t in _RULE_TYPES})
     learner_topics = [t for t in topics.inbound if t not in rule_topics]
     saved = await stores.checkpoints.load(checkpoint) if resume else None
-    if saved is None:  # from here on, an interrupted run can be resumed, whatever it wrote
-        state = {"groups_done": [], "keepOutboxes": keep_outboxes, "savedAt": time.time()}
-        await stores.checkpoints.save(checkpoint, state)
     done_groups: set[int] = set(saved["groups_done"]) if saved else set()
+
+    async def save_checkpoint() -> None:
+        state = {"groups_done": sorted(done_groups), "keepOutboxes": keep_outboxes}
+        await stores.checkpoints.save(checkpoint, state | {"savedAt": time.time()})
+
+    if saved is None:  # from here on, an interrupted run can be resumed, whatever it wrote
+        await save_checkpoint()
     report = ShadowReplay()
     fetch = {k: max(v, getattr(settings, k)) for k, v in _READ_FETCH.items()}
     consumer = make_consumer(settings.model_copy(update=fetch), group_id=None)
@@ -139,8 +143,7 @@ async def replay_into_shadow(
 
             async def remember(group: int) -> None:
                 done_groups.add(group)
-                state = {"groups_done": sorted(done_groups), "keepOutboxes": keep_outboxes}
-                await stores.checkpoints.save(checkpoint, state | {"savedAt": time.time()})
+                await save_checkpoint()
                 print(
                     f"replay: group {len(done_groups)}/{spill.count} folded "
                     f"({report.documents:,} documents so far)",
