@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -68,7 +69,11 @@ class FerretServer(Server):
         return cmd
 
     def environment(self) -> dict[str, str]:
-        return {"FERRETDB_POSTGRESQL_URL": self._pg_url()}
+        # Go's collector at GOGC=400 instead of 100 (unless GOGC is set): FerretDB allocates a
+        # lot per document (BSON to its JSONB form). Measured on this stack
+        # (docs/performance.md): 35-45 % less FerretDB CPU an insert, ~20 % a guarded replace,
+        # for ~30 MiB more resident memory.
+        return {"FERRETDB_POSTGRESQL_URL": self._pg_url(), "GOGC": os.environ.get("GOGC", "400")}
 
     def ready(self, ports: Ports, log_offset: int) -> bool:
         return procs.port_answers(ports["port"])
