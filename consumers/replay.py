@@ -120,6 +120,15 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_diff and (args.swap or not args.into):
         print("replay: --no-diff goes with --into, without --swap", file=sys.stderr)
         return 2
+    if args.into == settings.db:
+        # Folding "into" the live database as a shadow would announce nothing: facts the
+        # service never folded would be latched there without their announcements.
+        print(
+            f"replay: --into names the live database {settings.db!r}: to replay into it, leave "
+            "--into out (it announces what is new)",
+            file=sys.stderr,
+        )
+        return 2
     if args.swap and args.pipeline:
         # A pipeline replay publishes nothing and empties each outbox as it goes: a shadow so
         # built would go live without the announcements the live documents may have missed.

@@ -90,6 +90,9 @@ async def test_replay_into_live_changes_nothing_and_a_shadow_equals_live_until_l
             env, "--into", f"{mongo_db_name}_shadow3", "--pipeline", "--swap"
         )
         assert code == 2 and "--swap goes with a fresh --into rebuild" in err, err
+        for extra in ((), ("--pipeline",)):
+            code, _, err = await _replay(env, "--into", mongo_db_name, *extra)
+            assert code == 2 and "--into names the live database" in err, err
     finally:
         for db in (
             f"{mongo_db_name}_shadow",
@@ -113,11 +116,12 @@ async def test_an_interrupted_replay_resumes_where_it_stopped_and_ends_exact(
         mongo_db_name,
         BATCH_SERVICE_POLL_MAX_RECORDS="40",
     )
+    shadow = f"{mongo_db_name}_resumed"
     proc = await asyncio.create_subprocess_exec(
         str(BIN),
         "replay",
         "--into",
-        mongo_db_name,
+        shadow,
         "--pipeline",
         env=env.as_environ(),
         stdout=asyncio.subprocess.DEVNULL,
@@ -134,11 +138,16 @@ async def test_an_interrupted_replay_resumes_where_it_stopped_and_ends_exact(
     assert await proc.wait() == 130, rest
     assert "--resume" in rest
 
-    code, _, err = await _replay(env, "--into", mongo_db_name, "--pipeline", "--resume")
-    assert code == 0, err[-3000:]
-    assert "replay done" in err
-    assert_documents_exact(await read_docs(env), stream.expected())
-    assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
+    try:
+        code, _, err = await _replay(env, "--into", shadow, "--pipeline", "--resume")
+        assert code == 0, err[-3000:]
+        assert "replay done" in err
+        shadow_env = Env(kafka_bootstrap, mongodb_uri, "", shadow)
+        assert_documents_exact(await read_docs(shadow_env), stream.expected())
+        assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
+    finally:
+        async with AsyncMongoClient(mongodb_uri) as client:
+            await client.drop_database(shadow)
 
 
 async def test_a_shadow_replay_folds_into_an_empty_shadow_only_and_counts_exactly(
@@ -153,18 +162,24 @@ async def test_a_shadow_replay_folds_into_an_empty_shadow_only_and_counts_exactl
         [],
         raw=[(env.topics.of_type("content.progress"), b"k", b"{not json")],
     )
-    code, _, err = await _replay(env, "--into", mongo_db_name, "--resume")
-    assert code == 2 and "nothing to resume" in err, err
-    code, _, err = await _replay(env, "--into", mongo_db_name)
-    assert code == 0, err[-3000:]
-    assert "1 bad records seen" in err, err[-2000:]
-    assert_documents_exact(await read_docs(env), stream.expected())  # counts included
-    assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
-    code, _, err = await _replay(env, "--into", mongo_db_name)
-    assert code == 2 and "already holds documents" in err, err
-    code, _, err = await _replay(env, "--into", mongo_db_name, "--pipeline")
-    assert code == 0, err[-3000:]
-    assert_documents_exact(await read_docs(env), stream.expected())
+    shadow = f"{mongo_db_name}_shadow"
+    shadow_env = Env(kafka_bootstrap, mongodb_uri, "", shadow)
+    try:
+        code, _, err = await _replay(env, "--into", shadow, "--resume")
+        assert code == 2 and "nothing to resume" in err, err
+        code, _, err = await _replay(env, "--into", shadow)
+        assert code == 0, err[-3000:]
+        assert "1 bad records seen" in err, err[-2000:]
+        assert_documents_exact(await read_docs(shadow_env), stream.expected())  # counts included
+        assert await read_all(kafka_bootstrap, env.topics.certificates, timeout_s=2) == []
+        code, _, err = await _replay(env, "--into", shadow)
+        assert code == 2 and "already holds documents" in err, err
+        code, _, err = await _replay(env, "--into", shadow, "--pipeline")
+        assert code == 0, err[-3000:]
+        assert_documents_exact(await read_docs(shadow_env), stream.expected())
+    finally:
+        async with AsyncMongoClient(mongodb_uri) as client:
+            await client.drop_database(shadow)
 
 
 async def test_a_shadow_replay_without_the_report_rebuilds_exactly_and_reports_nothing(
