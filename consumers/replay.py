@@ -27,7 +27,7 @@ from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.progress import Progress
 from consumers.replay_fast import replay_into_shadow
-from consumers.replay_spill import bounds
+from consumers.replay_reading import Positions, bounds, position_rows, positions_from
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
@@ -41,8 +41,6 @@ from services.settings import Settings
 from services.storage import COLLECTIONS
 
 __all__ = ["add_replay_command", "run_replay"]
-
-Positions = dict[TopicPartition, int]
 
 
 def add_replay_command(commands: Any) -> None:
@@ -258,26 +256,15 @@ async def _bounds(
 ) -> tuple[Positions, Positions]:
     """Where to begin and where to stop, per partition (a checkpoint wins when resuming)."""
     if saved is not None:
-        return _positions(saved["position"]), _positions(saved["end"])
+        return positions_from(saved["position"]), positions_from(saved["end"])
     return await bounds(consumer, tps, start)
 
 
 async def _save(
     checkpoints: CheckpointStore, name: str, position: Positions, end: Positions
 ) -> None:
-    # Rows are sub-documents: FerretDB 1.x does not store nested arrays.
-    def flat(p: Positions) -> list[dict[str, Any]]:
-        return [
-            {"topic": tp.topic, "partition": tp.partition, "offset": offset}
-            for tp, offset in sorted(p.items())
-        ]
-
-    state = {"position": flat(position), "end": flat(end), "savedAt": time.time()}
-    await checkpoints.save(name, state)
-
-
-def _positions(rows: list[dict[str, Any]]) -> Positions:
-    return {TopicPartition(r["topic"], int(r["partition"])): int(r["offset"]) for r in rows}
+    state = {"position": position_rows(position), "end": position_rows(end)}
+    await checkpoints.save(name, state | {"savedAt": time.time()})
 
 
 async def _report_and_swap(settings: Settings, shadow: MaintenanceStore, swap: bool) -> None:

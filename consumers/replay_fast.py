@@ -1,7 +1,7 @@
 """`replay --into` an empty shadow database, at the speed of reading Kafka and folding in
 memory: the rule topics first (to their end), then the learner facts, spilled to disk in
-groups of batches (`consumers.replay_spill`), each group folded once (`services.replaying`)
-and inserted in bulk, with its batches' counts.
+groups of batches (`consumers.replay_spill`, by the worker processes while this one reads),
+each group folded once (`services.replaying`) and inserted in bulk, with its batches' counts.
 
 Groups are folded in `FOLD_WORKERS` worker processes (`consumers.replay_fold`), a few ahead
 of the one being inserted:
@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,8 @@ from typing import Any
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
 from consumers.replay_fold import GroupFold, fold_spilled, worker_ready
-from consumers.replay_spill import Spill, groups_for, read_partitions
+from consumers.replay_reading import bounds, position_rows, positions_from, read_partitions
+from consumers.replay_spill import Spill, group_count, spill_chunk
 from consumers.worker_pool import worker_pool
 from producers.kafka import kafka_errors
 from producers.topics import partitions_of
@@ -39,6 +40,7 @@ from services.domain.counts import count_learners
 from services.errors import KafkaUnavailable
 from services.pipeline import Pipeline
 from services.rules_snapshot import RulesSnapshot
+from services.settings import Settings
 from services.storage import InMemoryStore
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
 
@@ -56,6 +58,7 @@ FOLD_WORKERS = 2  # groups folded at once, in worker processes, while one is ins
 # Groups handed to the workers ahead of the one being inserted: one more than the workers, so
 # both keep folding while this process inserts (with as many as the workers, one sat idle).
 _AHEAD = FOLD_WORKERS + 1
+_SPILLING_AHEAD = 2 * FOLD_WORKERS  # polls handed to the workers to spill, not yet spilled
 
 
 @dataclass
@@ -88,18 +91,35 @@ async def replay_into_shadow(
     learner_topics = [t for t in topics.inbound if t not in rule_topics]
     saved = await stores.checkpoints.load(checkpoint) if resume else None
     done_groups: set[int] = set(saved["groups_done"]) if saved else set()
-
-    async def save_checkpoint() -> None:
-        state = {"groups_done": sorted(done_groups), "keepOutboxes": keep_outboxes}
-        await stores.checkpoints.save(checkpoint, state | {"savedAt": time.time()})
-
-    if saved is None:  # from here on, an interrupted run can be resumed, whatever it wrote
-        await save_checkpoint()
     report = ShadowReplay()
     fetch = {k: max(v, getattr(settings, k)) for k, v in _READ_FETCH.items()}
     consumer = make_consumer(settings.model_copy(update=fetch), group_id=None)
     async with kafka_errors(KafkaUnavailable):
         await consumer.start()
+    rule_tps = await partitions_of(settings, rule_topics)
+    tps = await partitions_of(settings, learner_topics)
+    if saved is not None and "end" in saved:
+        # Read to where the interrupted run was to stop, in as many groups: facts published
+        # since then would reach only the groups not yet done, and could change the count.
+        begin, end = positions_from(saved["begin"]), positions_from(saved["end"])
+    else:
+        consumer.assign(rule_tps + tps)
+        begin, end = await bounds(consumer, rule_tps + tps, start)
+    groups = saved.get("groups") if saved else None
+    groups = groups or group_count({tp: begin[tp] for tp in tps}, {tp: end[tp] for tp in tps})
+
+    async def save_checkpoint() -> None:
+        state = {
+            "groups_done": sorted(done_groups),
+            "keepOutboxes": keep_outboxes,
+            "groups": groups,
+            "begin": position_rows(begin),
+            "end": position_rows(end),
+        }
+        await stores.checkpoints.save(checkpoint, state | {"savedAt": time.time()})
+
+    if saved is None:  # from here on, an interrupted run can be resumed, whatever it wrote
+        await save_checkpoint()
     pool = worker_pool(FOLD_WORKERS)
     for _ in range(FOLD_WORKERS):
         pool.submit(worker_ready)  # spawned and importing while the topics are read
@@ -111,8 +131,7 @@ async def replay_into_shadow(
         memory = None if saved else InMemoryStore()
         rule_stores = memory.stores() if memory else stores
         pipeline = Pipeline(rule_stores, _NoAnnouncements(), clock=service.clock)
-        rule_tps = await partitions_of(settings, rule_topics)
-        async for batch in read_partitions(consumer, rule_tps, start, stop):
+        async for batch in read_partitions(consumer, rule_tps, begin, end, stop):
             received = [parse_record(r, topics, settings.max_event_bytes) for r in batch]
             report.bad_records += sum(r.event is None for r in received)
             report.records += len(received)
@@ -123,18 +142,10 @@ async def replay_into_shadow(
             await _copy_rules(memory, service)
         rules = await _rules(service)
         # 2. The learner facts, spilled by group of batches.
-        tps = await partitions_of(settings, learner_topics)
         with tempfile.TemporaryDirectory(prefix="batch-service-replay-") as spill_dir:
-            spill = Spill(Path(spill_dir), await groups_for(consumer, tps, start))
-            async for batch in read_partitions(consumer, tps, start, stop):
-                for record in batch:
-                    report.records += 1
-                    group = spill.group_of(record, settings.max_event_bytes)
-                    if group is None:
-                        report.bad_records += 1
-                    else:
-                        spill.add(group, record.value)
-            spill.close()
+            spill = Spill(Path(spill_dir), groups)
+            learner_facts = read_partitions(consumer, tps, begin, end, stop)
+            await _spill(pool, spill, learner_facts, settings, report)
             if stop.is_set():
                 return report
             # 3. Each group folded once (beside the previous one's inserts), inserted, counted.
@@ -170,6 +181,40 @@ async def replay_into_shadow(
         await consumer.stop()
 
 
+async def _spill(
+    pool: Executor,
+    spill: Spill,
+    batches: AsyncIterator[list[Any]],
+    settings: Settings,
+    report: ShadowReplay,
+) -> None:
+    """Hand each poll's records to the worker processes, which route them to their groups'
+    files (parsing is the routing's cost: here, it would hold up the reading), a few polls
+    ahead of the reading at most (memory). On an error, the chunks being spilled are let
+    finish (the spill's folder is removed next) and the others dropped."""
+    routing: deque[Future[int]] = deque()
+    try:
+        async for batch in batches:
+            report.records += len(batch)
+            chunk: dict[str, list[bytes | None]] = {}
+            for record in batch:
+                chunk.setdefault(record.topic, []).append(record.value)
+            routing.append(
+                pool.submit(spill_chunk, spill.folder, spill.count, settings.max_event_bytes, chunk)
+            )
+            while len(routing) > _SPILLING_AHEAD:
+                report.bad_records += await asyncio.wrap_future(routing[0])
+                routing.popleft()
+        while routing:
+            report.bad_records += await asyncio.wrap_future(routing[0])
+            routing.popleft()
+    finally:
+        for future in routing:
+            future.cancel()
+        if routing:
+            await asyncio.to_thread(wait, routing)
+
+
 async def _fold_groups(
     pool: Executor,
     service: Service,
@@ -191,7 +236,7 @@ async def _fold_groups(
     while not stop.is_set():
         while len(folding) < _AHEAD and (group := next(pending, None)) is not None:
             future = loop.run_in_executor(
-                pool, fold_spilled, spill.path(group), rules, now, packed_facts, keep_outboxes
+                pool, fold_spilled, spill.paths(group), rules, now, packed_facts, keep_outboxes
             )
             folding.append((group, future))
         if not folding:

@@ -5,6 +5,7 @@ inserts what comes back)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,20 +43,24 @@ class GroupFold:
 
 
 def fold_spilled(
-    path: Path, rules: RulesSnapshot, now: datetime, pack: bool, keep_outboxes: bool = False
+    paths: Sequence[Path],
+    rules: RulesSnapshot,
+    now: datetime,
+    pack: bool,
+    keep_outboxes: bool = False,
 ) -> GroupFold:
     """Parse, fold, count and encode one group's facts (in a worker process: it hands over
     bytes, which cost nothing to receive, rather than models)."""
     with cycle_collector_paused():
-        return _fold_spilled(path, rules, now, pack, keep_outboxes)
+        return _fold_spilled(paths, rules, now, pack, keep_outboxes)
 
 
 def _fold_spilled(
-    path: Path, rules: RulesSnapshot, now: datetime, pack: bool, keep_outboxes: bool
+    paths: Sequence[Path], rules: RulesSnapshot, now: datetime, pack: bool, keep_outboxes: bool
 ) -> GroupFold:
     events: list[LearnerEvent] = []
     bad = 0
-    for value in spilled_values(path):
+    for value in spilled_values(paths):
         try:
             event = event_adapter.validate_json(value)
         except (ValidationError, ValueError, RecursionError):

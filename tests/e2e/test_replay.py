@@ -6,8 +6,13 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
 from pymongo import AsyncMongoClient
 
+from consumers import replay_fast, replay_spill
+from consumers.bootstrap import bootstrap
+from consumers.replay_fast import replay_into_shadow
+from services.settings import Settings
 from testkit.expect import assert_documents_exact, certificate_ids_of
 from testkit.harness import BIN, Env, ServiceProcess, caught_up, publish, read_all, read_docs
 from testkit.streams import generate_stream
@@ -197,6 +202,57 @@ async def test_a_shadow_replay_without_the_report_rebuilds_exactly_and_reports_n
         assert "enrolments:" not in out and "every difference" not in err, out[-2000:]
         shadow_env = Env(kafka_bootstrap, mongodb_uri, "", shadow)
         assert_documents_exact(await read_docs(shadow_env), stream.expected())
+    finally:
+        async with AsyncMongoClient(mongodb_uri) as client:
+            await client.drop_database(shadow)
+
+
+async def test_a_fast_shadow_replay_stopped_between_groups_resumes_to_where_it_was_to_stop(
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    mongo_db_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In process, with groups of 25 facts: stopped once the first group is folded and
+    checkpointed, the replay ends unfinished; resumed after more facts were published (and
+    with the default group size), it folds the other groups of the same grouping, to the
+    offsets the first run was to reach, and the shadow ends exact."""
+    stream = generate_stream(seed=31, batches=4, learners=30)
+    await publish(kafka_bootstrap, topic_prefix, stream.shuffled(seed=31))
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongodb_uri=mongodb_uri,
+        db=mongo_db_name,
+        topic_prefix=topic_prefix,
+    )
+    shadow = f"{mongo_db_name}_fast"
+    stop = asyncio.Event()
+    progress: list[str] = []
+
+    def stop_after_the_first_group(line: str, **_: object) -> None:
+        progress.append(line)
+        stop.set()
+
+    try:
+        async with bootstrap(settings, db_name=shadow, stop=stop) as service:
+            with monkeypatch.context() as patched:
+                patched.setattr(replay_spill, "GROUP_RECORDS", 25)
+                patched.setattr(replay_fast, "print", stop_after_the_first_group, raising=False)
+                first = await replay_into_shadow(service, "earliest", stop, "ckpt", resume=False)
+            assert not first.done and first.groups > 2, first
+            assert len(progress) == 1 and progress[0].startswith("replay: group 1/"), progress
+            saved = await service.stores.checkpoints.load("ckpt")
+            assert saved is not None and len(saved["groups_done"]) == 1, saved
+            later = generate_stream(seed=32, batches=1, learners=5)
+            await publish(kafka_bootstrap, topic_prefix, later.shuffled(seed=32))
+            rest = await replay_into_shadow(service, "earliest", asyncio.Event(), "ckpt", True)
+            assert rest.done and rest.groups == first.groups, rest
+            assert first.documents + rest.documents == len(stream.expected().enrolments)
+            assert await service.stores.checkpoints.load("ckpt") is None
+        assert_documents_exact(
+            await read_docs(Env(kafka_bootstrap, mongodb_uri, "", shadow)), stream.expected()
+        )
     finally:
         async with AsyncMongoClient(mongodb_uri) as client:
             await client.drop_database(shadow)

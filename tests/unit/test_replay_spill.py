@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from consumers.replay_spill import Spill, spilled_values
+from consumers.replay_spill import Spill, spill_chunk, spilled_values
+from consumers.worker_pool import worker_pool
 
 MAX_BYTES = 1 << 20
 
@@ -36,11 +37,31 @@ def test_a_fact_goes_to_the_group_of_its_batch_and_comes_back_unchanged(tmp_path
     group = spill.group_of(record, MAX_BYTES)
     assert group == spill.group_of_batch("batch $.é:1")
     assert group == spill.group_of(_record(_fact(), "prefix.lms.progress.v1"), MAX_BYTES)
-    spill.add(group, record.value)
-    spill.add(group, b"")
-    spill.close()
-    assert spilled_values(spill.path(group)) == [record.value, b""]
-    assert all(spilled_values(spill.path(g)) == [] for g in range(7) if g != group)
+    other = _record({**_fact(), "id": "p-2"})
+    bad = spill_chunk(tmp_path, 7, MAX_BYTES, {record.topic: [record.value, None, b"{"]})
+    assert bad == 2
+    assert spill_chunk(tmp_path, 7, MAX_BYTES, {other.topic: [other.value]}) == 0
+    assert spilled_values(spill.paths(group)) == [record.value, other.value]
+    assert all(spilled_values(spill.paths(g)) == [] for g in range(7) if g != group)
+
+
+def _spill_in(folder: Path, values: list[bytes]) -> int:
+    """In a process of its own, as in a replay's worker pool."""
+    return spill_chunk(folder, 5, MAX_BYTES, {"lms.progress.v1": list(values)})
+
+
+def test_a_group_is_all_of_its_files_whichever_worker_spilled_them(
+    tmp_path: Path,
+) -> None:
+    facts = [json.dumps({**_fact(f"batch {i % 9}"), "id": f"p-{i}"}).encode() for i in range(400)]
+    with worker_pool(2) as pool:
+        bad = list(pool.map(_spill_in, [tmp_path] * 4, [facts[i::4] for i in range(4)]))
+    assert bad == [0, 0, 0, 0]
+    spill = Spill(tmp_path, 5)
+    spilled = {g: spilled_values(spill.paths(g)) for g in range(5)}
+    assert sorted(v for values in spilled.values() for v in values) == sorted(facts)
+    for group, values in spilled.items():
+        assert all(spill.group_of(_record(json.loads(v)), MAX_BYTES) == group for v in values)
 
 
 @pytest.mark.parametrize(
