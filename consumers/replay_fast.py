@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor, Future, wait
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
 from consumers.replay_fold import GroupFold, fold_spilled, worker_ready
 from consumers.replay_reading import bounds, position_rows, positions_from, read_partitions
-from consumers.replay_spill import Spill, group_count, spill_chunk
+from consumers.replay_spill import Spill, group_count, spill_polls
 from consumers.worker_pool import worker_pool
 from producers.kafka import kafka_errors
 from producers.topics import partitions_of
@@ -40,7 +40,6 @@ from services.domain.counts import count_learners
 from services.errors import KafkaUnavailable
 from services.pipeline import Pipeline
 from services.rules_snapshot import RulesSnapshot
-from services.settings import Settings
 from services.storage import InMemoryStore
 from services.storage.batch_events import BATCH_EVENTS_COLLECTION
 
@@ -58,7 +57,6 @@ FOLD_WORKERS = 2  # groups folded at once, in worker processes, while one is ins
 # Groups handed to the workers ahead of the one being inserted: one more than the workers, so
 # both keep folding while this process inserts (with as many as the workers, one sat idle).
 _AHEAD = FOLD_WORKERS + 1
-_SPILLING_AHEAD = 2 * FOLD_WORKERS  # polls handed to the workers to spill, not yet spilled
 
 
 @dataclass
@@ -96,15 +94,19 @@ async def replay_into_shadow(
     consumer = make_consumer(settings.model_copy(update=fetch), group_id=None)
     async with kafka_errors(KafkaUnavailable):
         await consumer.start()
-    rule_tps = await partitions_of(settings, rule_topics)
-    tps = await partitions_of(settings, learner_topics)
-    if saved is not None and "end" in saved:
-        # Read to where the interrupted run was to stop, in as many groups: facts published
-        # since then would reach only the groups not yet done, and could change the count.
-        begin, end = positions_from(saved["begin"]), positions_from(saved["end"])
-    else:
-        consumer.assign(rule_tps + tps)
-        begin, end = await bounds(consumer, rule_tps + tps, start)
+    try:
+        rule_tps = await partitions_of(settings, rule_topics)
+        tps = await partitions_of(settings, learner_topics)
+        if saved is not None and "end" in saved:
+            # Read to where the interrupted run was to stop, in as many groups: facts published
+            # since then would reach only the groups not yet done, and could change the count.
+            begin, end = positions_from(saved["begin"]), positions_from(saved["end"])
+        else:
+            consumer.assign(rule_tps + tps)
+            begin, end = await bounds(consumer, rule_tps + tps, start)
+    except BaseException:
+        await consumer.stop()
+        raise
     groups = saved.get("groups") if saved else None
     groups = groups or group_count({tp: begin[tp] for tp in tps}, {tp: end[tp] for tp in tps})
 
@@ -145,7 +147,8 @@ async def replay_into_shadow(
         with tempfile.TemporaryDirectory(prefix="batch-service-replay-") as spill_dir:
             spill = Spill(Path(spill_dir), groups)
             learner_facts = read_partitions(consumer, tps, begin, end, stop)
-            await _spill(pool, spill, learner_facts, settings, report)
+            records, bad = await spill_polls(pool, spill, learner_facts, settings.max_event_bytes)
+            report.records, report.bad_records = report.records + records, report.bad_records + bad
             if stop.is_set():
                 return report
             # 3. Each group folded once (beside the previous one's inserts), inserted, counted.
@@ -179,40 +182,6 @@ async def replay_into_shadow(
     finally:
         pool.shutdown(cancel_futures=True)  # a group being folded is finished first
         await consumer.stop()
-
-
-async def _spill(
-    pool: Executor,
-    spill: Spill,
-    batches: AsyncIterator[list[Any]],
-    settings: Settings,
-    report: ShadowReplay,
-) -> None:
-    """Hand each poll's records to the worker processes, which route them to their groups'
-    files (parsing is the routing's cost: here, it would hold up the reading), a few polls
-    ahead of the reading at most (memory). On an error, the chunks being spilled are let
-    finish (the spill's folder is removed next) and the others dropped."""
-    routing: deque[Future[int]] = deque()
-    try:
-        async for batch in batches:
-            report.records += len(batch)
-            chunk: dict[str, list[bytes | None]] = {}
-            for record in batch:
-                chunk.setdefault(record.topic, []).append(record.value)
-            routing.append(
-                pool.submit(spill_chunk, spill.folder, spill.count, settings.max_event_bytes, chunk)
-            )
-            while len(routing) > _SPILLING_AHEAD:
-                report.bad_records += await asyncio.wrap_future(routing[0])
-                routing.popleft()
-        while routing:
-            report.bad_records += await asyncio.wrap_future(routing[0])
-            routing.popleft()
-    finally:
-        for future in routing:
-            future.cancel()
-        if routing:
-            await asyncio.to_thread(wait, routing)
 
 
 async def _fold_groups(

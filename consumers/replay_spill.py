@@ -4,10 +4,13 @@ batchId), so that a group is folded whole, once. The spilling runs in worker pro
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor, Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +26,13 @@ __all__ = [
     "group_of_batch",
     "group_of_value",
     "spill_chunk",
+    "spill_polls",
     "spilled_values",
 ]
 
 GROUP_RECORDS = 50_000  # facts folded at once (memory: a few hundred bytes to 2 KiB each)
 _LEN = struct.Struct("<I")
+_SPILLING_AHEAD = 4  # polls handed to the workers to spill and not yet spilled (memory)
 
 
 def group_count(begin: Positions, end: Positions) -> int:
@@ -104,6 +109,37 @@ def spill_chunk(
         with (folder / f"group-{group}.{os.getpid()}.bin").open("ab") as f:
             f.write(b"".join(framed))
     return bad
+
+
+async def spill_polls(
+    pool: Executor, spill: Spill, polls: AsyncIterator[list[Any]], max_bytes: int
+) -> tuple[int, int]:
+    """Hand each poll's records to the worker processes, which route them to their groups'
+    files (parsing is the routing's cost: in the reading process, it held up the reading), a
+    few polls behind the reading at most; the records read, and how many were bad. On an
+    error, the chunks being spilled are let finish (the spill's folder is removed next) and
+    the others dropped."""
+    records = bad = 0
+    routing: deque[Future[int]] = deque()
+    try:
+        async for poll in polls:
+            records += len(poll)
+            chunk: dict[str, list[bytes | None]] = {}
+            for record in poll:
+                chunk.setdefault(record.topic, []).append(record.value)
+            routing.append(pool.submit(spill_chunk, spill.folder, spill.count, max_bytes, chunk))
+            while len(routing) > _SPILLING_AHEAD:
+                bad += await asyncio.wrap_future(routing[0])
+                routing.popleft()
+        while routing:
+            bad += await asyncio.wrap_future(routing[0])
+            routing.popleft()
+    finally:
+        for future in routing:
+            future.cancel()
+        if routing:
+            await asyncio.to_thread(wait, routing)
+    return records, bad
 
 
 def spilled_values(paths: Sequence[Path]) -> list[bytes]:

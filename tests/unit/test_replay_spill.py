@@ -4,12 +4,13 @@ be a learner fact of its topic as bad (the fold of the group would reject it too
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from consumers.replay_spill import Spill, spill_chunk, spilled_values
+from consumers.replay_spill import Spill, spill_chunk, spill_polls, spilled_values
 from consumers.worker_pool import worker_pool
 
 MAX_BYTES = 1 << 20
@@ -45,18 +46,18 @@ def test_a_fact_goes_to_the_group_of_its_batch_and_comes_back_unchanged(tmp_path
     assert all(spilled_values(spill.paths(g)) == [] for g in range(7) if g != group)
 
 
-def _spill_in(folder: Path, values: list[bytes]) -> int:
-    """In a process of its own, as in a replay's worker pool."""
-    return spill_chunk(folder, 5, MAX_BYTES, {"lms.progress.v1": list(values)})
-
-
-def test_a_group_is_all_of_its_files_whichever_worker_spilled_them(
+async def test_polls_spilled_by_the_workers_make_each_group_whole_and_count_the_bad(
     tmp_path: Path,
 ) -> None:
     facts = [json.dumps({**_fact(f"batch {i % 9}"), "id": f"p-{i}"}).encode() for i in range(400)]
+    records = [_record(f) for f in facts] + [_record(None), _record(b"{not json")]
+
+    async def polls() -> AsyncIterator[list[SimpleNamespace]]:
+        for i in range(0, len(records), 30):  # 14 polls: more than the workers take at once
+            yield records[i : i + 30]
+
     with worker_pool(2) as pool:
-        bad = list(pool.map(_spill_in, [tmp_path] * 4, [facts[i::4] for i in range(4)]))
-    assert bad == [0, 0, 0, 0]
+        assert await spill_polls(pool, Spill(tmp_path, 5), polls(), MAX_BYTES) == (402, 2)
     spill = Spill(tmp_path, 5)
     spilled = {g: spilled_values(spill.paths(g)) for g in range(5)}
     assert sorted(v for values in spilled.values() for v in values) == sorted(facts)
