@@ -44,7 +44,7 @@ def group_count(begin: Positions, end: Positions) -> int:
 class Spill:
     """Learner facts on disk, in files by group of batches (`zlib.crc32` of the batchId).
 
-    The facts are routed where they are parsed anyway, in the fold's worker processes
+    The facts are routed (parsed for their batch) in the fold's worker processes
     (`spill_chunk`), while this process reads Kafka: each worker appends to files of its own
     (`group-<g>.<pid>.bin`), and a group is all of its files (the fold does not depend on the
     order of the facts)."""
