@@ -50,6 +50,13 @@ def _check_dates(fields: dict[str, Any]) -> None:
         raise Problem(400, "enrolment-end-after-end", "enrollmentEndDate must not be after endDate")
 
 
+_MANDATORY = ("courseId", "name", "enrollmentType", "startDate")  # of a create
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
 def _applied(deps: ApiDeps) -> float:
     """The `wait` of a write: answered once it is folded (bounded by the API's maximum)."""
     return min(SUNBIRD_WRITE_WAIT_S, deps.settings.api_wait_max_s)
@@ -61,6 +68,8 @@ async def create(request: Request) -> JSONResponse:
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         fields = {k: v for k, v in req.items() if k in BatchCreateRequest.model_fields}
+        # Sunbird checks its mandatory parameters as not blank: "" or "  " is missing.
+        fields = {k: v for k, v in fields.items() if not (k in _MANDATORY and _blank(v))}
         _check_dates(fields)
         fields["mentors"] = fields.get("mentors") or []
         fields["batchId"] = fields.get("batchId") or str(uuid.uuid4())
@@ -85,6 +94,9 @@ async def update(request: Request) -> JSONResponse:
                 [{"field": "id", "message": "Field required"}],
             )
         batch = await batches.load_batch(deps, batch_id)
+        course = req.get("courseId")
+        if isinstance(course, str) and course != batch.courseId:  # Sunbird finds a batch by both
+            raise Problem(404, "unknown-batch", f"no batch {batch_id!r} of course {course!r}")
         fields = {
             k: v
             for k, v in req.items()

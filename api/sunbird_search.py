@@ -27,7 +27,8 @@ async def search_batches(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> 
     statuses = _one_or_many(filters, "status", lambda v: _STATUS_OF.get(str(v)))
     courses = _one_or_many(filters, "courseId", lambda v: v if isinstance(v, str) else None)
     types = _one_or_many(filters, "enrollmentType", lambda v: v if isinstance(v, str) else None)
-    limit, offset = _bounded(req.get("limit"), 1, 100, 100), _bounded(req.get("offset"), 0)
+    # `limit` 0 asks for the count only, as Elasticsearch's `size` 0 does.
+    limit, offset = _bounded(req.get("limit"), 0, 100, 100), _bounded(req.get("offset"), 0)
     # Sunbird's search filters as Elasticsearch does: a value that is no status matches
     # nothing (an empty list after the mapping), a filter not given matches everything.
     if set() in (statuses, courses, types):

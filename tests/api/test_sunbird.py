@@ -190,6 +190,14 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
         ),
     ):
         envelope(await _create(api, **wrong), "api.course.batch.create", 400, code)
+    for blank in ("", "   "):  # Sunbird's mandatory parameters must not be blank either
+        body = envelope(
+            await _create(api, name=blank),
+            "api.course.batch.create",
+            400,
+            "MANDATORY_PARAMETER_MISSING",
+        )
+        assert body["params"]["errmsg"] == "Mandatory parameter name is missing.", body
     not_wrapped = await api.client.post(
         "/v1/course/batch/create", json={"name": "x"}, headers=user("a", "admin")
     )
@@ -216,6 +224,15 @@ async def test_sunbird_error_codes_for_the_usual_mistakes(api: Api) -> None:
         "api.course.batch.update",
         401,
         "UNAUTHORIZED_USER",
+    )
+    other_course = {"request": {"id": batch_id, "courseId": COURSE, "name": "moved"}}
+    envelope(  # as on enrolment, Sunbird finds the batch by its course and its id
+        await api.client.patch(
+            "/v1/course/batch/update", json=other_course, headers=user("a", "admin")
+        ),
+        "api.course.batch.update",
+        400,
+        "INVALID_COURSE_BATCH_ID",
     )
     moved = {"request": {"id": batch_id, "courseId": "course-1", "startDate": "2026-05-20"}}
     envelope(
@@ -301,6 +318,7 @@ async def test_a_search_counts_every_matching_batch_and_answers_a_page_of_them(a
         sorted([*ongoing, invite]),
     )
     assert await search(filters={"courseId": course, "status": [5]}) == (0, [])
+    assert await search(filters=open_now, limit=0) == (3, [])  # the count only, as in ES
 
 
 async def test_a_write_answers_once_it_is_applied(api: Api) -> None:
