@@ -22,6 +22,7 @@ from api.routes_progress import report_progress
 from api.sunbird_handling import handle
 from api.sunbird_search import search_batches
 from api.sunbird_views import batch_of, content_states, course_of, progress_events
+from schemas.documents import BatchDoc
 from services.domain import batch_status
 
 __all__ = ["router"]
@@ -55,6 +56,15 @@ _MANDATORY = ("courseId", "name", "enrollmentType", "startDate")  # of a create
 
 def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
+
+
+async def _batch_of_course(deps: ApiDeps, batch_id: str, course: Any) -> BatchDoc:
+    """The batch, found as Sunbird finds one: by its id and, when a `courseId` is given, its
+    course (another course's batch is unknown: `INVALID_COURSE_BATCH_ID`)."""
+    batch = await batches.load_batch(deps, batch_id)
+    if isinstance(course, str) and course != batch.courseId:
+        raise Problem(404, "unknown-batch", f"no batch {batch_id!r} of course {course!r}")
+    return batch
 
 
 def _applied(deps: ApiDeps) -> float:
@@ -93,10 +103,7 @@ async def update(request: Request) -> JSONResponse:
                 "id is required",
                 [{"field": "id", "message": "Field required"}],
             )
-        batch = await batches.load_batch(deps, batch_id)
-        course = req.get("courseId")
-        if isinstance(course, str) and course != batch.courseId:  # Sunbird finds a batch by both
-            raise Problem(404, "unknown-batch", f"no batch {batch_id!r} of course {course!r}")
+        batch = await _batch_of_course(deps, batch_id, req.get("courseId"))
         fields = {
             k: v
             for k, v in req.items()
@@ -142,10 +149,7 @@ async def _enrol_or_leave(
             "batchId and userId are required",
             [{"field": "batchId", "message": "Field required"}],
         )
-    batch = await batches.load_batch(deps, batch_id)
-    course = req.get("courseId")
-    if isinstance(course, str) and course != batch.courseId:  # Sunbird finds a batch by both
-        raise Problem(404, "unknown-batch", f"no batch {batch_id!r} of course {course!r}")
+    batch = await _batch_of_course(deps, batch_id, req.get("courseId"))
     if batch.cancelled:
         raise Problem(422, "batch-cancelled", "the batch is cancelled")
     # Sunbird checks the enrolment type before whether the batch is over.
