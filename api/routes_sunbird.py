@@ -16,12 +16,13 @@ from api import routes_enrolments as enrolments
 from api.access import may_manage, require
 from api.auth import Caller
 from api.deps import ApiDeps
-from api.problems import Problem
+from api.problems import Problem, problem_of
 from api.requests import BatchCreateRequest, BatchPatchRequest, EnrolRequest, ProgressRequest
 from api.routes_progress import report_progress
 from api.sunbird_handling import handle
+from api.sunbird_progress import progress_events
 from api.sunbird_search import search_batches
-from api.sunbird_views import batch_of, content_states, course_of, progress_events
+from api.sunbird_views import batch_of, content_states, course_of
 from schemas.documents import BatchDoc
 from services.domain import batch_status
 
@@ -221,6 +222,9 @@ async def state_read(request: Request) -> JSONResponse:
             if problem.code != "unknown-learner":
                 raise
             return {"contentList": []}  # Sunbird: no consumption recorded yet
+        course_id = req.get("courseId")
+        if isinstance(course_id, str) and doc.courseId not in (None, course_id):
+            return {"contentList": []}  # Sunbird keys consumption by course too: none there
         wanted = req.get("contentIds") if isinstance(req.get("contentIds"), list) else None
         return {"contentList": content_states(doc, wanted)}
 
@@ -233,16 +237,23 @@ async def state_update(request: Request) -> JSONResponse:
 
     async def work(caller: Caller, deps: ApiDeps, req: dict[str, Any]) -> dict[str, Any]:
         user_id = req.get("userId") or caller.user_id
-        events, answers = progress_events(req, str(user_id))
-        if events:
+        progress = progress_events(req, str(user_id))
+        if not progress.events:
+            return progress.answers
+        try:
             await report_progress(
-                ProgressRequest.model_validate({"events": events}),
+                ProgressRequest.model_validate({"events": progress.events}),
                 caller,
                 deps,
                 None,
                 _applied(deps),
             )
-        return answers
+        except Exception as exc:  # the problem's fields named as the client sent them
+            problem = problem_of(exc)
+            if problem is None:
+                raise
+            raise progress.in_request_terms(problem) from exc
+        return progress.answers
 
     return await handle("api.content.state.update", request, work)
 

@@ -257,7 +257,7 @@ class AssessmentSubmittedData(_Data):
     @model_validator(mode="after")
     def _check(self) -> AssessmentSubmittedData:
         if self.score > self.maxScore:
-            raise ValueError("score > maxScore")
+            raise RuleBroken("score > maxScore", ("score", "maxScore"))
         return self
 
     @property

@@ -127,6 +127,24 @@ async def test_400_malformed_or_invalid_input_names_the_fields(api: Api) -> None
         "invalid-event",
     )
     assert body["errors"][0]["field"] == "events[0].time"
+    overscored = [
+        {
+            "type": "assessment.submitted",
+            "batchId": batch_id,
+            "userId": "u",
+            "assessmentId": "q",
+            "attemptId": "t",
+            "score": 5,
+            "maxScore": 4,
+        }
+    ]
+    body = assert_problem(
+        await api.client.post("/v1/progress", json={"events": overscored}, headers=ADMIN),
+        400,
+        "invalid-event",
+    )  # the rule names both of its fields
+    fields = [e["field"] for e in body["errors"]]
+    assert fields == ["events[0].data.score", "events[0].data.maxScore"], body
 
 
 @pytest.mark.parametrize(

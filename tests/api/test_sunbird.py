@@ -459,3 +459,83 @@ async def test_an_id_that_cannot_be_an_identifier_is_a_client_error_in_the_envel
     )
     assert listed.status_code == 400, listed.text
     assert listed.json()["params"]["err"] in ("INVALID_PARAMETER_VALUE", "INVALID_COURSE_BATCH_ID")
+
+
+async def test_a_bad_state_update_is_refused_whole_naming_the_field_as_the_client_sent_it(
+    api: Api,
+) -> None:
+    """Errors name `contents.N.x` / `assessments.N.x` (Sunbird's names, not our events'); a
+    content status other than 0, 1 or 2, an item that is not an object, a time that is no
+    instant, a progress that is no number: 400s, never taken as something else or a 500.
+    Nothing of a refused update is published, its valid items neither."""
+    batch_id = fresh("sb-bad-state")
+    await api.create(batch_id)
+    good = {"contentId": "a", "batchId": batch_id, "courseId": "course-1", "status": 2}
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"contents": [good, {"batchId": batch_id, "status": 2}]}, "MANDATORY_PARAMETER_MISSING",
+         "Mandatory parameter contents.1.contentId is missing."),
+        ({"contents": [{**good, "status": 3}]}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for contents.0.status: must be 0, 1 or 2"),
+        ({"contents": [good, "a"]}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for contents.1: must be an object"),
+        ({"contents": {"contentId": "a"}}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for contents: must be a list"),
+        ({"contents": [{**good, "status": 1, "progress": "half"}]}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for contents.0.progress"),
+        ({"contents": [{**good, "lastAccessTime": 1e20}]}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for contents.0.lastAccessTime"),
+        ({"assessments": [{"contentId": "q", "batchId": batch_id, "attemptId": "t1",
+                           "totalScore": 5}]}, "MANDATORY_PARAMETER_MISSING",
+         "Mandatory parameter assessments.0.totalMaxScore is missing."),
+        ({"assessments": [{"contentId": "q", "batchId": batch_id, "attemptId": "t1",
+                           "events": []}]}, "MANDATORY_PARAMETER_MISSING",
+         "Mandatory parameter assessments.0.events is missing."),
+        ({"assessments": [{"contentId": "q", "batchId": batch_id, "attemptId": "t1",
+                           "totalScore": 5, "totalMaxScore": 4}]}, "INVALID_PARAMETER_VALUE",
+         "Invalid value for assessments.0.totalScore: Value error, score > maxScore"),
+        ({"assessments": [{"batchId": batch_id, "attemptId": "t1", "totalScore": 1,
+                           "totalMaxScore": 2}]}, "MANDATORY_PARAMETER_MISSING",
+         "Mandatory parameter assessments.0.contentId is missing."),
+    ]  # fmt: skip
+    for request, code, message in cases:
+        answer = await api.client.patch(
+            "/v1/content/state/update",
+            json={"request": {"userId": "state-9", **request}},
+            headers=user("state-9"),
+        )
+        body = envelope(answer, "api.content.state.update", 400, code)
+        assert body["params"]["errmsg"].startswith(message), (request, body["params"]["errmsg"])
+    await asyncio.sleep(1)  # what a wrongly published item would need to be folded
+    learner = await api.client.get(f"/v1/batches/{batch_id}/enrolments/state-9", headers=ADMIN)
+    assert learner.status_code == 404, learner.text
+
+
+async def test_a_state_read_naming_another_course_finds_no_consumption(api: Api) -> None:
+    """Sunbird keys a learner's consumption by course, batch and user: the batch's states are
+    not answered for a course that is not the batch's."""
+    batch_id = fresh("sb-state-course")
+    await api.create(batch_id)
+    update = {"contentId": "a", "batchId": batch_id, "courseId": "course-1", "status": 1}
+    envelope(
+        await api.client.patch(
+            "/v1/content/state/update",
+            json={"request": {"userId": "reader-9", "contents": [update]}},
+            headers=user("reader-9"),
+        ),
+        "api.content.state.update",
+        200,
+    )
+
+    async def states(course_id: str) -> list[dict[str, Any]]:
+        request = {"userId": "reader-9", "courseId": course_id, "batchId": batch_id}
+        answer = await api.client.post(
+            "/v1/content/state/read", json={"request": request}, headers=user("reader-9")
+        )
+        return envelope(answer, "api.content.state.read", 200)["result"]["contentList"]
+
+    for _ in range(100):
+        if await states("course-1"):
+            break
+        await asyncio.sleep(0.1)
+    assert [(c["contentId"], c["status"]) for c in await states("course-1")] == [("a", 1)]
+    assert await states("course-2") == []
