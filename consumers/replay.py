@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_store
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
-from consumers.progress import Progress
 from consumers.replay_fast import replay_into_shadow
-from consumers.replay_reading import Positions, bounds, position_rows, positions_from
+from consumers.replay_reading import Positions, bounds, polls, position_rows, positions_from
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
@@ -225,21 +225,14 @@ async def _fold(
         consumer.assign(tps)
         saved = await checkpoints.load(name) if args.resume else None
         begin, end = await _bounds(consumer, tps, start, saved)
-        for tp in tps:
-            consumer.seek(tp, begin[tp])
-        progress = Progress(begin, end)
-        position = dict(begin)
-        while not stop.is_set() and any(position[tp] < end[tp] for tp in tps):
-            batch = await consumer.getmany(timeout_ms=500, max_records=settings.poll_max_records)
-            records = [r for tp, rs in batch.items() for r in rs if r.offset < end[tp]]
-            received = [parse_record(r, service.topics, settings.max_event_bytes) for r in records]
-            await service.retry.run(functools.partial(pipeline.handle, received))
-            for tp in batch:
-                position[tp] = min(await consumer.position(tp), end[tp])
-            await _save(checkpoints, name, position, end)
-            progress.show(position)
+        position, topics, max_bytes = dict(begin), service.topics, settings.max_event_bytes
+        read = polls(consumer, tps, begin, end, stop, settings.poll_max_records)
+        async with aclosing(read):
+            async for records, position in read:
+                received = [parse_record(r, topics, max_bytes) for r in records]
+                await service.retry.run(functools.partial(pipeline.handle, received))
+                await _save(checkpoints, name, position, end)
         await pipeline.idle()
-        progress.show(position, final=True)
         finished = all(position[tp] >= end[tp] for tp in tps)
         if finished:
             await checkpoints.drop(name)

@@ -4,7 +4,8 @@ a resumed replay reads to where the interrupted one was to stop, not to the end 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.progress import Progress
 
-__all__ = ["Positions", "bounds", "position_rows", "positions_from", "read_partitions"]
+__all__ = ["Positions", "bounds", "polls", "position_rows", "positions_from", "read_partitions"]
 
 Positions = dict[TopicPartition, int]
 
@@ -31,15 +32,17 @@ async def bounds(
     return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
 
 
-async def read_partitions(
+async def polls(
     consumer: AIOKafkaConsumer,
     tps: list[TopicPartition],
     begin: Positions,
     end: Positions,
     stop: asyncio.Event,
-) -> AsyncIterator[list[Any]]:
-    """The records of these partitions from `begin` to `end`, in polls, with a progress line
-    on stderr at most once a second."""
+    max_records: int = 10_000,
+) -> AsyncGenerator[tuple[list[Any], Positions], None]:
+    """Every poll of these partitions from `begin` to `end`, empty ones too: its records
+    (those before `end`) and the positions after it, for a checkpoint written once the records
+    are handled. A progress line on stderr at most once a second."""
     if not tps:
         return
     consumer.assign(tps)
@@ -49,14 +52,27 @@ async def read_partitions(
     progress = Progress(begin, end)
     position = dict(begin)
     while not stop.is_set() and any(position[tp] < end[tp] for tp in tps):
-        batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+        batch = await consumer.getmany(timeout_ms=500, max_records=max_records)
         records = [r for tp, rs in batch.items() for r in rs if r.offset < end[tp]]
         for tp in batch:
             position[tp] = min(await consumer.position(tp), end[tp])
-        if records:
-            yield records
+        yield records, dict(position)
         progress.show(position)
     progress.show(position, final=True)
+
+
+async def read_partitions(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    begin: Positions,
+    end: Positions,
+    stop: asyncio.Event,
+) -> AsyncIterator[list[Any]]:
+    """The records of these partitions from `begin` to `end`, in polls (those with records)."""
+    async with aclosing(polls(consumer, tps, begin, end, stop)) as read:
+        async for records, _ in read:
+            if records:
+                yield records
 
 
 def position_rows(positions: Positions) -> list[dict[str, Any]]:
