@@ -21,13 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from consumers.bootstrap import Service, bootstrap, make_consumer, open_mongo_store
 from consumers.logs import configure_logging
 from consumers.parsing import parse_record
 from consumers.replay_fast import replay_into_shadow
-from consumers.replay_reading import Positions, bounds, polls, position_rows, positions_from
+from consumers.replay_reading import Positions, polls, position_rows, resumed_bounds
 from consumers.run import stop_on_signals
 from consumers.upgrade import upgrade_documents
 from producers.topics import partitions_of
@@ -222,9 +220,8 @@ async def _fold(
     await consumer.start()
     try:
         tps = await partitions_of(settings, list(service.topics.inbound))
-        consumer.assign(tps)
         saved = await checkpoints.load(name) if args.resume else None
-        begin, end = await _bounds(consumer, tps, start, saved)
+        begin, end = await resumed_bounds(consumer, tps, start, saved, "position")
         position, topics, max_bytes = dict(begin), service.topics, settings.max_event_bytes
         read = polls(consumer, tps, begin, end, stop, settings.poll_max_records)
         async with aclosing(read):
@@ -239,18 +236,6 @@ async def _fold(
         return finished
     finally:
         await consumer.stop()
-
-
-async def _bounds(
-    consumer: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    start: str | datetime,
-    saved: dict[str, Any] | None,
-) -> tuple[Positions, Positions]:
-    """Where to begin and where to stop, per partition (a checkpoint wins when resuming)."""
-    if saved is not None:
-        return positions_from(saved["position"]), positions_from(saved["end"])
-    return await bounds(consumer, tps, start)
 
 
 async def _save(

@@ -30,7 +30,7 @@ from typing import Any
 from consumers.bootstrap import Service, make_consumer
 from consumers.parsing import parse_record
 from consumers.replay_fold import GroupFold, fold_spilled, worker_ready
-from consumers.replay_reading import bounds, position_rows, positions_from, read_partitions
+from consumers.replay_reading import position_rows, read_partitions, resumed_bounds
 from consumers.replay_spill import Spill, group_count, spill_polls
 from consumers.worker_pool import worker_pool
 from producers.kafka import kafka_errors
@@ -97,13 +97,9 @@ async def replay_into_shadow(
     try:
         rule_tps = await partitions_of(settings, rule_topics)
         tps = await partitions_of(settings, learner_topics)
-        if saved is not None and "end" in saved:
-            # Read to where the interrupted run was to stop, in as many groups: facts published
-            # since then would reach only the groups not yet done, and could change the count.
-            begin, end = positions_from(saved["begin"]), positions_from(saved["end"])
-        else:
-            consumer.assign(rule_tps + tps)
-            begin, end = await bounds(consumer, rule_tps + tps, start)
+        # A resumed run reads to where the interrupted one was to stop, in as many groups:
+        # facts published since would reach only the groups not yet done, and change the count.
+        begin, end = await resumed_bounds(consumer, rule_tps + tps, start, saved, "begin")
     except BaseException:
         await consumer.stop()
         raise

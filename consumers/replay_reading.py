@@ -13,7 +13,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.progress import Progress
 
-__all__ = ["Positions", "bounds", "polls", "position_rows", "positions_from", "read_partitions"]
+__all__ = [
+    "Positions",
+    "bounds",
+    "polls",
+    "position_rows",
+    "positions_from",
+    "read_partitions",
+    "resumed_bounds",
+]
 
 Positions = dict[TopicPartition, int]
 
@@ -30,6 +38,22 @@ async def bounds(
     assert isinstance(start, datetime)
     found = await consumer.offsets_for_times({tp: int(start.timestamp() * 1000) for tp in tps})
     return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}, end
+
+
+async def resumed_bounds(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    start: str | datetime,
+    saved: dict[str, Any] | None,
+    begin_key: str,
+) -> tuple[Positions, Positions]:
+    """`bounds`, unless a checkpoint resumes: then its offsets (`saved[begin_key]` and
+    `saved["end"]`), so that facts published since do not move where the replay stops. A
+    checkpoint written before it kept `end` gets fresh bounds."""
+    if saved is not None and "end" in saved:
+        return positions_from(saved[begin_key]), positions_from(saved["end"])
+    consumer.assign(tps)
+    return await bounds(consumer, tps, start)
 
 
 async def polls(
