@@ -70,7 +70,8 @@ _RESPONSE_CODE = {
 def sunbird_time(value: datetime) -> str:
     """A time as Sunbird writes it in its answers: `2020-11-23 06:42:39:001+0000` (UTC)."""
     utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%d %H:%M:%S:") + f"{utc.microsecond // 1000:03d}+0000"
+    day, clock = utc.isoformat(timespec="milliseconds").removesuffix("+00:00").split("T")
+    return f"{day} {clock[:8]}:{clock[9:]}+0000"  # isoformat, unlike %Y, writes 0999
 
 
 def _ts() -> str:

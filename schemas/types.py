@@ -91,9 +91,8 @@ def parse_time(value: str) -> datetime:
 def format_time(value: datetime) -> str:
     """Format an aware datetime as RFC 3339 in UTC with a `Z`, milliseconds only when present."""
     utc = value.astimezone(UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
+    return text.removesuffix("+00:00") + "Z"  # isoformat, unlike %Y, writes year 999 as 0999
 
 
 def _checked_date(value: str) -> str:

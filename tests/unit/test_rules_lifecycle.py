@@ -332,6 +332,16 @@ def test_too_few_seats_by_the_deadline_cancel_the_batch_after_the_grace() -> Non
     assert event.model_dump(mode="json")["time"] == "2026-03-03T00:00:00Z"
 
 
+def test_a_deadline_before_year_1000_is_written_with_four_digits() -> None:
+    """Contract 8: `YYYY-MM-DDT00:00:00Z`, in the id and the time (`%Y` writes 999, which is
+    no RFC 3339 time: the event could not be built and the clock's work stopped)."""
+    batch = _min3(startDate="0999-01-01", endDate=None, enrollmentEndDate=None)
+    event = auto_cancellation(batch, [], datetime(2026, 6, 1, tzinfo=UTC), 300)
+    assert event is not None
+    assert event.id == str(uuid.uuid5(NAMESPACE, "batch-1\nauto-cancel\n0999-01-01T00:00:00Z"))
+    assert event.model_dump(mode="json")["time"] == "0999-01-01T00:00:00Z"
+
+
 def test_requests_after_the_deadline_do_not_count_towards_the_minimum() -> None:
     requests = _requests(1, 2, 5)
     assert auto_cancellation(_min3(), requests, datetime(2026, 3, 9, tzinfo=UTC), 0) is not None
