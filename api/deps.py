@@ -15,7 +15,15 @@ from schemas.types import is_identifier
 from services.ports import Clock, Stores
 from services.settings import Settings
 
-__all__ = ["ApiDeps", "CallerDep", "DepsDep", "authenticated", "deps_of", "limited_caller"]
+__all__ = [
+    "ApiDeps",
+    "CallerDep",
+    "DepsDep",
+    "IdempotencyKey",
+    "authenticated",
+    "deps_of",
+    "limited_caller",
+]
 
 
 @dataclass
@@ -81,3 +89,9 @@ def _client(request: Request) -> str:
 
 
 CallerDep = Annotated[Caller, Depends(authenticated)]
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=256)
+]
+"""A command's `Idempotency-Key` header: absent, or 1-256 characters (an empty one is a 400,
+not a key: it would make every retry of every keyless command the same request)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.access import may_manage, require
@@ -21,7 +21,7 @@ from api.commands import (
     publish,
     wait_until,
 )
-from api.deps import ApiDeps, CallerDep, DepsDep
+from api.deps import ApiDeps, CallerDep, DepsDep, IdempotencyKey
 from api.problems import Problem
 from api.requests import BatchCreateRequest, BatchPatchRequest, CancelRequest
 from api.views import Accepted, BatchView, Page, batch_view, decode_cursor, encode_cursor
@@ -31,7 +31,6 @@ from schemas.types import day_end, day_start
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
 Wait = Annotated[float | None, Query(description="seconds to wait for the fold (at most 30)")]
 # The stored statuses a batch with this live status may have: the stored one lags behind
 # the dates (by `status_refresh_s` while a consumer runs, for as long as none does), and the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.access import may_manage, require, require_enrolment_access, require_self_or_admin
@@ -20,7 +20,7 @@ from api.commands import (
     publish_learner,
     wait_until,
 )
-from api.deps import ApiDeps, CallerDep, DepsDep
+from api.deps import ApiDeps, CallerDep, DepsDep, IdempotencyKey
 from api.problems import Problem
 from api.requests import EnrolRequest
 from api.routes_batches import load_batch
@@ -32,7 +32,6 @@ from schemas.types import day_end
 __all__ = ["router"]
 
 router = APIRouter(tags=["enrolments"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)]
 Wait = Annotated[float | None, Query(description="seconds to wait for the fold (at most 30)")]
 Status = Literal["enrolled", "waitlisted", "refused", "not-enrolled"]
 _ORDER = {"enrolled": 0, "waitlisted": 1, "refused": 2, "not-enrolled": 3}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.access import require_self_or_admin
@@ -19,7 +19,7 @@ from api.commands import (
     publish_learner,
     wait_until,
 )
-from api.deps import CallerDep, DepsDep
+from api.deps import CallerDep, DepsDep, IdempotencyKey
 from api.problems import Problem
 from api.requests import ProgressRequest
 from api.views import ProgressAccepted, enrolment_view
@@ -42,7 +42,7 @@ async def report_progress(
     body: ProgressRequest,
     caller: CallerDep,
     deps: DepsDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
+    key: IdempotencyKey = None,
     wait: Annotated[float | None, Query(description="seconds to wait for the fold")] = None,
 ) -> Response:
     """Learner events; each item is its `type`, its `data` fields, an optional `id` and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import timedelta
@@ -428,6 +429,23 @@ async def test_an_idempotency_key_used_for_another_request_is_refused_and_nothin
     )
     assert_problem(reused, 422, "idempotency-key-reused")
     assert (await api.client.get(f"/v1/batches/{other}", headers=ADMIN)).status_code == 404
+
+
+async def test_an_empty_idempotency_key_is_a_400_naming_it_and_nothing_is_sent(api: Api) -> None:
+    """An empty key is no key: taken as one, every keyless retry of a create was "the same
+    request", answered with a new batch's Location that nothing would ever fill."""
+    empty = {"Idempotency-Key": ""}
+    batch_id = fresh("empty-key")
+    for path, body in [
+        ("/v1/batches", {k: v for k, v in batch_body(batch_id).items() if k != "batchId"}),
+        ("/v1/batches", batch_body(batch_id)),
+        (f"/v1/batches/{batch_id}/enrolments", {"userId": "u"}),
+    ]:
+        answer = await api.client.post(path, json=body, headers=ADMIN | empty)
+        problem = assert_problem(answer, 400, "invalid-request")
+        assert [e["field"] for e in problem["errors"]] == ["header.Idempotency-Key"], problem
+    await asyncio.sleep(1)  # what a create sent by mistake would need to be folded
+    assert (await api.client.get(f"/v1/batches/{batch_id}", headers=ADMIN)).status_code == 404
 
 
 async def test_progress_repeated_with_its_key_is_folded_once(api: Api) -> None:
