@@ -28,7 +28,6 @@ DAY = timedelta(days=1)
 # Identifiers: 1-256 characters without control characters (C0, DEL, C1); anything else is
 # legal. Lone surrogates never get this far: the JSON parser rejects them as invalid JSON.
 _ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
-_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 # RFC 3339 puts no bound on the fraction's digits: 30 is more than any clock gives.
 _TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,30})?([Zz]|[+-]\d{2}:\d{2})$"
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -66,8 +65,10 @@ which PostgreSQL's JSONB under FerretDB cannot hold (the id is stored with the f
 message with one is dead-lettered rather than stopping the service at its write."""
 
 
-Text = Annotated[str, StringConstraints(max_length=4096, pattern=_TEXT_PATTERN)]
-"""Free text (names, reasons): bounded so that a document cannot be bloated by one field."""
+Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_without_nul)]
+"""Free text (names, reasons): bounded so that a document cannot be bloated by one field.
+Any character but NUL (no store of ours can hold it): the contract puts no character rule on
+free text, and a name with a control character in it is still the batch's name."""
 
 
 def parse_time(value: str) -> datetime:

@@ -103,10 +103,11 @@ async def test_a_batch_save_is_guarded_and_keeps_the_counts(stores: Stores) -> N
     await stores.counts.recount_stale()
     [counted] = (await docs.get_batches(["b"])).values()
     assert not await docs.save_batch(stored.model_copy(update={"name": "x"})), "stale rev"
-    renamed = counted.model_copy(update={"name": "renamed", "enrolledCount": 0})
+    name = "re\tnamed \x01\x1b[1m\x0c\x7f\x85 $é"  # free text: any character but NUL
+    renamed = counted.model_copy(update={"name": name, "enrolledCount": 0})
     assert await docs.save_batch(renamed)
     [now] = (await docs.get_batches(["b"])).values()
-    assert (now.name, now.enrolledCount) == ("renamed", 2), "counts are the count store's"
+    assert (now.name, now.enrolledCount) == (name, 2), "counts are the count store's"
     assert await docs.batch_ids_of_course("c") == ["b"]
     assert {d.userId for d in await docs.enrolments_of_batch("b")} == {"user.0 $é", "user.1 $é"}
 

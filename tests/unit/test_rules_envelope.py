@@ -137,6 +137,18 @@ def test_event_id_holds_any_character_but_nul() -> None:
     rejected({**valid("content.completed"), "id": "a\x00b"})
 
 
+def test_free_text_holds_any_character_but_nul() -> None:
+    """Names and reasons have no character rule in the contract (identifiers do): a batch
+    named with an escape sequence or a form feed is still a batch, never a dead letter."""
+    odd = "Intro\x1b[1mBold\x0cpage\x01\x7f\x85\t\n"
+    created = parse(valid("batch.created", name=odd))
+    assert created.data.name == odd  # type: ignore[union-attr]
+    cancelled = parse(valid("batch.cancelled", reason=odd))
+    assert cancelled.data.reason == odd  # type: ignore[union-attr]
+    rejected(valid("batch.created", name="a\x00b"))
+    rejected(valid("batch.cancelled", reason="a\x00b"))
+
+
 def test_unknown_type_is_rejected() -> None:
     rejected(message("content.deleted", VALID_DATA["content.completed"]))
 
