@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import reduce
 
@@ -99,11 +99,12 @@ class PollFold:
         events = [r.event for r in items if isinstance(r.event, BATCH_EVENTS)]
         ids = [e.id for e in events]
         source = {id(r.event): r for r in items}
-        redriven = {a.event.id for a in arrivals if isinstance(a, Redriven)}
         for _ in range(self.max_rounds):
             old = (await self.documents.get_batches([batch_id])).get(batch_id)
             applied = await self.documents.applied_batch_events(batch_id, ids)
-            refused = await self.documents.rejected_batch_events(batch_id, redriven & applied)
+            # Read again, rejected before: a redriven one is tried again, another one's letter
+            # is sent again.
+            refused = await self._rejected(batch_id, applied)
             fold = apply_batch_events(old, arrivals, applied, refused)
             new = fold.batch
             if new is not None:
@@ -111,6 +112,7 @@ class PollFold:
                 # long poll and must not see its newer status written back older.
                 new = new.model_copy(update={"status": batch_status(new, self.clock.now())})
             letters = [DeadLetter(source[id(e)], why.reason, e.id) for e, why in fold.rejected]
+            letters += _lettered_again(items, refused, fold.consumed)
             marks = await self.stores.refresh.mark([batch_id]) if rules_differ(old, new) else []
             if new is not None and new != old:
                 new = new.model_copy(update={"appliedEvents": tuple(fold.consumed)})
@@ -119,12 +121,18 @@ class PollFold:
                 self.touched.add(batch_id)
             # Remembered after the save: a crash in between re-applies the newest events of
             # the batch once more, in order, which leaves it as it is.
-            await self.documents.remember_batch_events(batch_id, fold.consumed, fold.refused)
+            reasons = {e.id: why.reason for e, why in fold.rejected if e.id in fold.refused}
+            await self.documents.remember_batch_events(batch_id, fold.consumed, reasons)
             if marks:
                 await self.refresh_batches([batch_id])
                 await self.stores.refresh.clear(marks)
             return letters
         raise DocumentKeptChanging(f"batch {batch_id!r}")
+
+    async def _rejected(self, batch_id: str, read_again: set[str]) -> dict[str, str]:
+        if not read_again:  # the common case: no read
+            return {}
+        return await self.documents.rejected_batch_events(batch_id, read_again)
 
     async def refresh_batches(self, batch_ids: Sequence[str]) -> None:
         """Evaluate every learner of these batches again (their rules or course changed)."""
@@ -240,6 +248,23 @@ def _arrival(received: Received) -> BatchEvent | Redriven:
     if any(key == REDRIVEN_FROM for key, _ in received.headers):
         return Redriven(event)
     return event
+
+
+def _lettered_again(
+    items: list[Received], refused: Mapping[str, str], consumed: Collection[str]
+) -> list[DeadLetter]:
+    """The dead letters of events rejected when first folded and read again, which the fold
+    skips as consumed: sent again with the reason kept (the first may never have gone out: a
+    failed send, a crash before it; at least once, as every letter). A redriven copy is not
+    among them: the fold tries it again."""
+    done = set(consumed)
+    again: list[DeadLetter] = []
+    for r in items:
+        arrival = _arrival(r)
+        event_id = arrival.event.id if isinstance(arrival, Redriven) else arrival.id
+        if event_id in refused and event_id not in done and not isinstance(arrival, Redriven):
+            again.append(DeadLetter(r, refused[event_id], event_id))
+    return again
 
 
 def _new(key: str, events: Sequence[LearnerEvent]) -> EnrolmentDoc:

@@ -5,7 +5,7 @@ one."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -63,15 +63,19 @@ class DocumentStore(Protocol):
         rejected)."""
         ...
 
-    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
-        """Of these event ids, those remembered as rejected (see `remember_batch_events`)."""
+    async def rejected_batch_events(
+        self, batch_id: str, event_ids: Iterable[str]
+    ) -> dict[str, str]:
+        """Of these event ids, those remembered as rejected, each with why (see
+        `remember_batch_events`)."""
         ...
 
     async def remember_batch_events(
-        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
+        self, batch_id: str, event_ids: Iterable[str], rejected: Mapping[str, str] | None = None
     ) -> None:
-        """Record that the batch consumed these events, `rejected` ones as rejected and the
-        others as applied (idempotent; the last outcome of an event wins)."""
+        """Record that the batch consumed these events, `rejected` ones (id -> the reason of
+        their dead letter) as rejected and the others as applied (idempotent; the last outcome
+        of an event wins)."""
         ...
 
     async def batches_with_status(self, status: str | None) -> list[BatchDoc]:

@@ -7,7 +7,7 @@ and lets the pipeline be tested without servers. Documents are kept in their sto
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from schemas.documents import BatchDoc, CourseDoc, EnrolmentDoc, EnrolmentRequest, batch_event_key
 from services.domain.counts import COUNT_FIELDS
 from services.ports import Stores
-from services.storage.batch_events import BATCH_EVENTS_COLLECTION
+from services.storage.batch_events import BATCH_EVENTS_COLLECTION, rejection_reason
 from services.storage.memory_admin import (
     InMemoryCheckpoints,
     InMemoryIdempotency,
@@ -95,16 +95,20 @@ class InMemoryDocuments:
         known = self._colls[BATCH_EVENTS_COLLECTION]
         return {e for e in event_ids if batch_event_key(batch_id, e) in known}
 
-    async def rejected_batch_events(self, batch_id: str, event_ids: Iterable[str]) -> set[str]:
+    async def rejected_batch_events(
+        self, batch_id: str, event_ids: Iterable[str]
+    ) -> dict[str, str]:
         known = self._colls[BATCH_EVENTS_COLLECTION]
-        return {e for e in event_ids if known.get(batch_event_key(batch_id, e), {}).get("rejected")}
+        found = [known.get(batch_event_key(batch_id, e), {}) for e in event_ids]
+        return {raw["eventId"]: rejection_reason(raw) for raw in found if raw.get("rejected")}
 
     async def remember_batch_events(
-        self, batch_id: str, event_ids: Iterable[str], rejected: Collection[str] = ()
+        self, batch_id: str, event_ids: Iterable[str], rejected: Mapping[str, str] | None = None
     ) -> None:
+        why = rejected or {}
         for e in event_ids:
             key = batch_event_key(batch_id, e)
-            raw = {"_id": key, "batchId": batch_id, "eventId": e, "rejected": e in rejected}
+            raw = {"_id": key, "batchId": batch_id, "eventId": e, "rejected": why.get(e, False)}
             self._colls[BATCH_EVENTS_COLLECTION][key] = raw
 
     def _load(self, name: str, model: type[M], ids: Iterable[str]) -> dict[str, M]:

@@ -223,6 +223,30 @@ async def test_bad_records_and_rejected_batch_events_are_dead_lettered_with_a_re
     assert await store.documents.get_courses(["course-1"]), "the valid record still folds"
 
 
+async def test_a_rejected_batch_events_letter_lost_to_a_failed_send_or_a_crash_is_sent_again(
+    store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
+) -> None:
+    """The fold remembers a rejected event as consumed before its letter is sent: a retry
+    after a failed send, or a restart before the commit, reads it again and skips it. Its
+    letter is sent again then, with the reason kept (contract 5: it goes to the DLQ)."""
+    orphan = batch_updated("never-created", endDate="2026-12-31")
+    records = received([orphan, course()])
+    publisher.down = True
+    with pytest.raises(PublishUnavailable):
+        await pipeline.handle(records)
+    assert publisher.letters == []
+    publisher.down = False
+    retried = await pipeline.handle(records)  # as the loop's retry does
+    [letter] = publisher.letters
+    assert (letter.event_id, letter.source.offset) == (orphan.id, 0)
+    assert letter.reason.startswith("batch.updated for batch never created")
+    restarted = Pipeline(store.stores(), publisher)  # a crash before the commit: read again
+    await restarted.handle(records)
+    assert [(x.event_id, x.reason) for x in publisher.letters] == [(orphan.id, letter.reason)] * 2
+    assert retried.dead_letters == 1
+    assert await store.documents.get_batches(["never-created"]) == {}, "still rejected"
+
+
 async def test_counts_are_exact_once_idle(
     store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
 ) -> None:
