@@ -135,9 +135,12 @@ class PollFold:
         return await self.documents.rejected_batch_events(batch_id, read_again)
 
     async def refresh_batches(self, batch_ids: Sequence[str]) -> None:
-        """Evaluate every learner of these batches again (their rules or course changed)."""
+        """Evaluate every learner of these batches again (their rules or course changed); their
+        counts are marked for a recount before the caller clears its refresh marks: a crash
+        after that clear leaves nothing that would mark them."""
         self.touched.update(batch_ids)
         await self.converge({}, rosters=set(batch_ids))
+        await self.stores.counts.mark_stale(batch_ids)
 
     async def learners(self, received: list[Received]) -> None:
         """Fold learner facts into their enrolment documents."""

@@ -90,7 +90,9 @@ class Pipeline:
             letters += await run.batches([r for r in good if isinstance(r.event, BATCH_EVENTS)])
             await run.learners(learners)
             # Counts are recounted when idle (or every few seconds): scanning per poll is costly.
-            await self._stores.counts.mark_stale(run.touched)
+            # Marked for every batch the records name, not only those written now: a retry or
+            # a restart after a failed mark finds its documents written and writes nothing.
+            await self._stores.counts.mark_stale(run.touched | _batches_named(good))
         report.enrolments_written = run.enrolments_written
         # Persisted. Now publish.
         with self._observer.step("publish"):
@@ -209,6 +211,15 @@ class Pipeline:
         await self._stores.outbox.acknowledge({d.key: {e.id for e in d.outbox} for d in docs})
         report.announced += [e.id for e in events]
         report.certificates += [e.id for e in events if e.type == "certificate.eligible"]
+
+
+def _batches_named(received: Sequence[Received]) -> set[str]:
+    """The batches that batch events and learner facts name (a course names none)."""
+    return {
+        r.event.data.batchId
+        for r in received
+        if r.event is not None and not isinstance(r.event, CoursePublished)
+    }
 
 
 def _facts_by_learner(received: Sequence[Received]) -> dict[str, list[Received]]:

@@ -20,7 +20,7 @@ from schemas.documents import BatchDoc, EnrolmentDoc, enrolment_key
 from schemas.events import event_adapter
 from services.clock import ManualClock
 from services.convergence import PollFold
-from services.errors import PublishUnavailable
+from services.errors import PublishUnavailable, StoreUnavailable
 from services.ordering import in_batch_order
 from services.pipeline import Pipeline
 from services.ports import Received, Stores
@@ -245,6 +245,43 @@ async def test_a_rejected_batch_events_letter_lost_to_a_failed_send_or_a_crash_i
     assert [(x.event_id, x.reason) for x in publisher.letters] == [(orphan.id, letter.reason)] * 2
     assert retried.dead_letters == 1
     assert await store.documents.get_batches(["never-created"]) == {}, "still rejected"
+
+
+class FailsOnce:
+    """A store part whose `method` raises the first time it is called (then works)."""
+
+    def __init__(self, inner: Any, method: str) -> None:
+        self._inner, self._method, self.failed = inner, method, False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != self._method or self.failed:
+            return attr
+
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            self.failed = True
+            raise StoreUnavailable(f"{name}: the database is away (test)")
+
+        return failing
+
+
+async def test_counts_are_exact_once_idle_after_a_failed_mark_and_the_retry(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    """The retry of a poll whose count mark failed finds its documents written and writes
+    nothing; the counts of the batches its records name are marked all the same."""
+    setup = Pipeline(store.stores(), publisher)
+    await setup.handle(received([course(), batch_created()]))
+    await setup.idle()
+    counts = FailsOnce(store.counts, "mark_stale")
+    pipeline = Pipeline(dataclasses.replace(store.stores(), counts=counts), publisher)
+    poll = received([enrolled("u1"), enrolled("u2")])
+    with pytest.raises(StoreUnavailable):
+        await pipeline.handle(poll)
+    await pipeline.handle(poll)  # as the loop's retry does
+    await pipeline.idle()
+    batch = (await store.documents.get_batches(["batch-1"]))["batch-1"]
+    assert batch.enrolledCount == 2
 
 
 async def test_counts_are_exact_once_idle(
