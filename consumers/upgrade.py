@@ -48,7 +48,8 @@ async def _to_contract_1_1(service: Service) -> None:
     if await service.retry.run(stores.maintenance.schema_version) == SCHEMA_VERSION:
         return
     batch_ids = await service.retry.run(stores.maintenance.all_batch_ids)
-    await service.retry.run(functools.partial(stores.refresh.mark, batch_ids))
+    # Old at once (`at` 0): every instance's idle sweep may take them.
+    await service.retry.run(functools.partial(stores.refresh.mark, batch_ids, at=0.0))
     await service.retry.run(functools.partial(stores.counts.mark_stale, batch_ids))
     await service.retry.run(
         functools.partial(stores.maintenance.set_schema_version, SCHEMA_VERSION)

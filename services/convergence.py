@@ -47,9 +47,15 @@ class PollFold:
     """The state of one `Pipeline.handle` call: what was touched and what was decided."""
 
     def __init__(
-        self, stores: Stores, max_rounds: int, clock: Clock, observer: Observer = QUIET
+        self,
+        stores: Stores,
+        max_rounds: int,
+        clock: Clock,
+        observer: Observer = QUIET,
+        owner: str = "",
     ) -> None:
         self.stores = stores
+        self.owner = owner  # the instance whose refresh marks these are
         self.observer = observer
         self.documents = stores.documents
         self.max_rounds = max_rounds
@@ -76,7 +82,7 @@ class PollFold:
             if new is None or new == old:
                 return
             batch_ids = await self.documents.batch_ids_of_course(course_id)
-            marks = await self.stores.refresh.mark(batch_ids)  # before: a crash leaves them
+            marks = await self.stores.refresh.mark(batch_ids, self.owner)  # a crash leaves them
             if await self.documents.save_course(new):
                 await self.refresh_batches(batch_ids)
                 await self.stores.refresh.clear(marks)
@@ -113,7 +119,8 @@ class PollFold:
                 new = new.model_copy(update={"status": batch_status(new, self.clock.now())})
             letters = [DeadLetter(source[id(e)], why.reason, e.id) for e, why in fold.rejected]
             letters += _lettered_again(items, refused, fold.consumed)
-            marks = await self.stores.refresh.mark([batch_id]) if rules_differ(old, new) else []
+            differ = rules_differ(old, new)
+            marks = await self.stores.refresh.mark([batch_id], self.owner) if differ else []
             if new is not None and new != old:
                 new = new.model_copy(update={"appliedEvents": tuple(fold.consumed)})
                 if not await self.documents.save_batch(new):

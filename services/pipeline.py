@@ -8,6 +8,7 @@ be repeated after a crash: the fold is idempotent and the outbox survives.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +65,7 @@ class Pipeline:
         self._refresh_per_call = 20  # marked batches settled per idle call (an upgrade marks all)
         self._published: dict[str, float] = {}  # automatic cancellations: id -> when
         self._unannounced: dict[str, EnrolmentDoc] = {}  # saved by a failed attempt
+        self._instance = uuid.uuid4().hex  # whose refresh marks idle takes at any age
 
     async def handle(self, received: Sequence[Received]) -> Report:
         """Persist, then publish. Returns once both are durable; the caller then commits."""
@@ -109,7 +111,9 @@ class Pipeline:
         entries from their outboxes (all of them when `quiet`: nothing waits to be folded),
         then recount the batches marked stale. Called when a poll brings nothing, every few
         seconds while busy, and at shutdown, so documents and counts are exact once idle."""
-        pending = await self._stores.refresh.pending()
+        # Another instance's young marks are its own work in progress (`relay_min_age_s`,
+        # the same reasoning as the relay's): taken once old, as left behind by a crash.
+        pending = await self._stores.refresh.pending(self._instance, self._relay_min_age_s)
         for batch_id in sorted(pending)[: self._refresh_per_call]:
             run = self._poll_fold()
             await run.refresh_batches([batch_id])
@@ -180,7 +184,7 @@ class Pipeline:
         return report.announced
 
     def _poll_fold(self) -> PollFold:
-        return PollFold(self._stores, self._max_rounds, self._clock, self._observer)
+        return PollFold(self._stores, self._max_rounds, self._clock, self._observer, self._instance)
 
     async def _announce(
         self,

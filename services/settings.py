@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     recount_interval_s: float = Field(120.0, gt=0, description="batch counts while busy")
     relay_interval_s: float = Field(5.0, gt=0, description="how often pending outbox is swept")
     relay_min_age_s: float = Field(
-        180.0, ge=0, description="the relay takes outbox entries at least this old"
+        180.0,
+        ge=0,
+        description="the relay takes outbox entries, the idle sweep another instance's refresh "
+        "marks, at least this old",
     )
     outbox_ack_delay_s: float = Field(
         120.0, ge=0, description="published entries leave their documents by then at the latest"

@@ -203,12 +203,17 @@ class RefreshMarks(Protocol):
     """Batches whose learners must be evaluated again (their rules changed): marked before the
     change is saved, cleared once done, so a crash in between leaves the work findable."""
 
-    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
-        """Persist a mark per batch; returns the marks' ids."""
+    async def mark(
+        self, batch_ids: Iterable[str], owner: str = "", at: float | None = None
+    ) -> list[str]:
+        """Persist a mark per batch, made by `owner` (the instance that will do the work) `at`
+        (epoch seconds; default now); returns the marks' ids."""
         ...
 
-    async def pending(self) -> dict[str, list[str]]:
-        """Mark ids by batchId, for every batch marked."""
+    async def pending(self, owner: str = "", older_than_s: float = 0.0) -> dict[str, list[str]]:
+        """Mark ids by batchId: `owner`'s marks, and the others made `older_than_s` ago or
+        earlier (a younger one may be in the hands of the instance that made it, between its
+        mark and its save: evaluated before that save, it would be cleared too early)."""
         ...
 
     async def clear(self, mark_ids: Iterable[str]) -> None:

@@ -7,6 +7,7 @@ learners must be evaluated again (`refresh_marks`)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,17 +29,24 @@ class MongoMarks:
         self._coll = coll
         self._bulk = bulk
 
-    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
-        marks = [{"_id": f"{b}\n{os.urandom(8).hex()}", "batchId": b} for b in set(batch_ids)]
+    async def mark(
+        self, batch_ids: Iterable[str], owner: str = "", at: float | None = None
+    ) -> list[str]:
+        made = time.time() if at is None else at
+        ids = {f"{b}\n{os.urandom(8).hex()}": b for b in set(batch_ids)}
+        marks = [{"_id": i, "batchId": b, "owner": owner, "at": made} for i, b in ids.items()]
         async with mongo_errors():
             await self._bulk.write(self._coll, [InsertOne(m) for m in marks])
-        return [m["_id"] for m in marks]
+        return list(ids)
 
-    async def pending(self) -> dict[str, list[str]]:
+    async def pending(self, owner: str = "", older_than_s: float = 0.0) -> dict[str, list[str]]:
+        cutoff = time.time() - older_than_s
         found: dict[str, list[str]] = {}
         async with mongo_errors():
             async for raw in self._coll.find({}):
-                found.setdefault(raw["batchId"], []).append(raw["_id"])
+                # A mark from before marks had an age (no `at`) is old.
+                if raw.get("owner") == owner or raw.get("at", 0.0) <= cutoff:
+                    found.setdefault(raw["batchId"], []).append(raw["_id"])
         return found
 
     async def clear(self, mark_ids: Iterable[str]) -> None:

@@ -108,18 +108,23 @@ class InMemoryMarks:
     """The `RefreshMarks` port in memory."""
 
     def __init__(self) -> None:
-        self._marks: dict[str, str] = {}  # mark id -> batchId
+        self._marks: dict[str, tuple[str, str, float]] = {}  # mark id -> batchId, owner, at
         self._ids = itertools.count()
 
-    async def mark(self, batch_ids: Iterable[str]) -> list[str]:
-        made = [f"{b}\n{next(self._ids)}" for b in set(batch_ids)]
-        self._marks.update((m, m.split("\n", 1)[0]) for m in made)
-        return made
+    async def mark(
+        self, batch_ids: Iterable[str], owner: str = "", at: float | None = None
+    ) -> list[str]:
+        made = time.time() if at is None else at
+        marks = [f"{b}\n{next(self._ids)}" for b in set(batch_ids)]
+        self._marks.update((m, (m.split("\n", 1)[0], owner, made)) for m in marks)
+        return marks
 
-    async def pending(self) -> dict[str, list[str]]:
+    async def pending(self, owner: str = "", older_than_s: float = 0.0) -> dict[str, list[str]]:
+        cutoff = time.time() - older_than_s
         found: dict[str, list[str]] = {}
-        for mark, batch_id in self._marks.items():
-            found.setdefault(batch_id, []).append(mark)
+        for mark, (batch_id, by, at) in self._marks.items():
+            if by == owner or at <= cutoff:
+                found.setdefault(batch_id, []).append(mark)
         return found
 
     async def clear(self, mark_ids: Iterable[str]) -> None:

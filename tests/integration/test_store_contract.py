@@ -262,6 +262,19 @@ async def test_refresh_marks_are_pending_until_cleared_and_a_new_one_survives(
     assert await stores.refresh.pending() == {}
 
 
+async def test_a_young_refresh_mark_is_pending_for_its_owner_only_until_it_is_old(
+    stores: Stores,
+) -> None:
+    mine = await stores.refresh.mark(["b1"], "me")
+    theirs = await stores.refresh.mark(["b2"], "them")
+    old = await stores.refresh.mark(["b3"], "them", at=0.0)
+    assert await stores.refresh.pending("me", older_than_s=60) == {"b1": mine, "b3": old}
+    assert await stores.refresh.pending("them", older_than_s=60) == {"b2": theirs, "b3": old}
+    everything = {"b1": mine, "b2": theirs, "b3": old}
+    assert await stores.refresh.pending("someone", older_than_s=0) == everything
+    await stores.refresh.clear([*mine, *theirs, *old])
+
+
 async def test_batches_are_found_by_status_and_by_automatic_cancellation(stores: Stores) -> None:
     docs = stores.documents
     await docs.save_batch(_batch("new"))  # no status yet: written before v1.1

@@ -284,6 +284,53 @@ async def test_counts_are_exact_once_idle_after_a_failed_mark_and_the_retry(
     assert batch.enrolledCount == 2
 
 
+class Killed(Exception):
+    """The process died here (test)."""
+
+
+class SweptThenKilledAfterSave:
+    """Documents of an instance whose batch save is preceded by another instance's idle sweep
+    (between this one's refresh mark and its save) and followed by its death."""
+
+    def __init__(self, inner: Any, other: Pipeline) -> None:
+        self._inner, self._other = inner, other
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def save_batch(self, doc: BatchDoc) -> bool:
+        await self._other.idle()
+        await self._inner.save_batch(doc)
+        raise Killed("after save_batch, before the learners were evaluated again")
+
+
+async def test_another_instances_young_refresh_mark_is_left_to_it_and_taken_once_old(
+    store: InMemoryStore, publisher: RecordingPublisher
+) -> None:
+    """A sweep that took another instance's mark made just before its save would evaluate the
+    learners against the rules not yet saved, and clear the mark: that instance dying after
+    its save left them so for good (a learner who completed never got the certificate a new
+    template gives). A young mark is left to its instance; once old, any instance takes it."""
+    setup = Pipeline(store.stores(), publisher)
+    await setup.handle(received([course(leaf_nodes=["a"]), batch_created()]))
+    await setup.handle(received([enrolled(), completed("a")]))
+    await setup.idle()
+    poll = received([batch_updated(certificateTemplates=[template("tpl-1")])])
+    other = Pipeline(store.stores(), publisher, relay_min_age_s=180)
+    documents = SweptThenKilledAfterSave(store.documents, other)
+    with pytest.raises(Killed):
+        await Pipeline(_with_documents(store, documents), publisher).handle(poll)
+    restarted = Pipeline(store.stores(), publisher, relay_min_age_s=180)  # the records again
+    await restarted.handle(poll)
+    await restarted.idle()
+    assert await store.refresh.pending(), "the dead instance's mark waits until it is old"
+    later = Pipeline(store.stores(), publisher, relay_min_age_s=0)  # as once it is old
+    await later.idle()
+    await later.relay_pending()
+    assert [c.data.templateId for c in publisher.certificates] == ["tpl-1"]
+    assert await store.refresh.pending() == {}
+
+
 async def test_counts_are_exact_once_idle(
     store: InMemoryStore, publisher: RecordingPublisher, pipeline: Pipeline
 ) -> None:
