@@ -127,7 +127,8 @@ class PollFold:
                     continue  # another writer changed the batch: fold again
                 self.touched.add(batch_id)
             # Remembered after the save: a crash in between re-applies the newest events of
-            # the batch once more, in order, which leaves it as it is.
+            # the batch once more, in order, which leaves it as it is, but for a rule check
+            # that depends on what a later event of the poll changed (design.md, known gap).
             reasons = {e.id: why.reason for e, why in fold.rejected if e.id in fold.refused}
             await self.documents.remember_batch_events(batch_id, fold.consumed, reasons)
             if marks:
