@@ -139,8 +139,7 @@ def _scores(item: dict[str, Any]) -> dict[str, Any]:
     `edata.score` out of `edata.item.maxscore`. Nothing to add up: none (a 400 names the
     missing `events`)."""
     if "totalScore" in item or "totalMaxScore" in item:
-        given = (("score", "totalScore"), ("maxScore", "totalMaxScore"))
-        return {name: item[key] for name, key in given if key in item}
+        return _given(item, score="totalScore", maxScore="totalMaxScore")
     events = [
         e for e in item.get("events") or [] if isinstance(e, dict) and e.get("eid") == "ASSESS"
     ]

@@ -272,9 +272,10 @@ def _lettered_again(
     again: list[DeadLetter] = []
     for r in items:
         arrival = _arrival(r)
-        event_id = arrival.event.id if isinstance(arrival, Redriven) else arrival.id
-        if event_id in refused and event_id not in done and not isinstance(arrival, Redriven):
-            again.append(DeadLetter(r, refused[event_id], event_id))
+        if isinstance(arrival, Redriven):
+            continue
+        if arrival.id in refused and arrival.id not in done:
+            again.append(DeadLetter(r, refused[arrival.id], arrival.id))
     return again
 
 
